@@ -1,0 +1,63 @@
+//! `meterlab`: the one binary of the lab. Each subcommand lives in its own module; this file is
+//! only the command line.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod p1cmd;
+
+/// A hardware-in-the-loop test and simulation lab for smart-meter data services:
+/// simulated P1/AMR/gas meters and dongles feeding a reference data platform.
+#[derive(Parser)]
+#[command(name = "meterlab", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode and check P1 telegrams (files, stdin, captures).
+    #[command(subcommand)]
+    P1(p1cmd::P1Command),
+    /// [not built yet: issue #7] Boot the whole lab: platform, two rigs, dongles, ptys.
+    Up,
+    /// [not built yet: issue #8] The console (TUI), attached to a running lab.
+    Console,
+    /// [not built yet: issue #7] Run Gherkin scenario suites headless.
+    Test,
+    /// [not built yet: issue #3] Simulate one meter to stdout, a pty, a TCP port or a device.
+    Sim,
+    /// [not built yet: issue #5] Run the platform alone.
+    Platform,
+    /// [not built yet: issue #4] Book, list and cancel rig test slots.
+    Book,
+    /// [not built yet: issue #4] List, show and attach to rigs.
+    Rig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res: Result<ExitCode> = match cli.command {
+        Command::P1(cmd) => p1cmd::run(cmd),
+        Command::Up | Command::Test => not_yet("this", 7),
+        Command::Console => not_yet("the console", 8),
+        Command::Sim => not_yet("the meter simulator", 3),
+        Command::Platform => not_yet("the platform", 5),
+        Command::Book | Command::Rig => not_yet("rigs and booking", 4),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn not_yet(what: &str, issue: u32) -> Result<ExitCode> {
+    anyhow::bail!(
+        "{what} is not built yet (issue #{issue}); today `meterlab p1 decode|check` works — see `meterlab --help`"
+    )
+}

@@ -1,0 +1,152 @@
+use crate::fixtures::{PLAIN, fixture};
+use p1::{DEFAULT_MAX_LEN, DecodeError, Decoder, Frame, Malformed, Telegram};
+use proptest::prelude::*;
+
+fn all_fixtures_with_noise() -> (Vec<u8>, usize) {
+    let mut stream = b"\x00\xffnoise before the first frame".to_vec();
+    for name in PLAIN {
+        stream.extend_from_slice(&fixture(name));
+        stream.extend_from_slice(b"\r\n");
+    }
+    (stream, PLAIN.len())
+}
+
+#[test]
+fn corrupt_crc_is_counted_not_fatal() {
+    let mut bytes = fixture("fluvius-emucs-1.7.1-3phase.txt");
+    let pos = bytes.windows(7).position(|w| w == b"000301.").unwrap();
+    bytes[pos + 5] = b'2';
+    assert!(matches!(Telegram::decode(&bytes), Err(DecodeError::Crc { expected: 0xC4B0, .. })));
+    let mut d = Decoder::new();
+    let good = fixture("fluvius-emucs-1.7.1-1phase.txt");
+    let frames: Vec<_> = d.decode(&[bytes.as_slice(), &good].concat()).collect();
+    assert!(matches!(frames[..], [Frame::CorruptCrc { expected: 0xC4B0, .. }, Frame::Ok { .. }]));
+    assert_eq!((d.stats().corrupt_crc, d.stats().ok), (1, 1));
+}
+
+#[test]
+fn truncated_telegram_is_reported_and_the_next_one_decodes() {
+    let full = fixture("dsmr-5.0-iskra-am550-3phase.txt");
+    let cut = &full[..full.len() / 2];
+    let mut d = Decoder::new();
+    let frames: Vec<_> = d.decode(&[cut, &full].concat()).collect();
+    assert!(matches!(&frames[..], [Frame::Truncated { raw }, Frame::Ok { .. }] if raw == cut));
+    assert_eq!(d.stats().truncated, 1);
+}
+
+#[test]
+fn line_without_parentheses_is_malformed_with_its_line_number() {
+    let t = b"/FLU5\\253770234_A\r\n\r\n0-0:96.1.4(50217)\r\n1-0:1.8.1 000330.621\r\n!";
+    let crc = p1::crc16(t);
+    let bytes = [&t[..], format!("{crc:04X}\r\n").as_bytes()].concat();
+    let err = Telegram::decode(&bytes).unwrap_err();
+    assert_eq!(
+        err,
+        DecodeError::Malformed(Malformed::BadLine { line: 4, what: "no '(' value group" })
+    );
+    assert_eq!(err.to_string(), "line 4: no '(' value group");
+}
+
+#[test]
+fn ten_megabytes_without_an_end_are_dropped_in_bounded_memory() {
+    let mut blob = vec![b'/'];
+    blob.resize(10 * 1024 * 1024, b'7');
+    let mut d = Decoder::new();
+    let mut too_long = 0;
+    for chunk in blob.chunks(4096) {
+        for f in d.decode(chunk) {
+            match f {
+                Frame::Malformed { raw, reason: Malformed::TooLong { limit } } => {
+                    assert!(raw.len() <= limit && limit == DEFAULT_MAX_LEN);
+                    too_long += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(too_long, 1, "one report, then the rest is noise until the next '/'");
+    assert!(d.stats().garbage_bytes > 9 * 1024 * 1024);
+    let good = fixture("fluvius-emucs-1.7.1-1phase.txt");
+    assert!(matches!(d.decode(&good).collect::<Vec<_>>()[..], [Frame::Ok { .. }]));
+}
+
+#[test]
+fn telegram_without_final_line_end_completes_on_the_next_start() {
+    // DSMR 4.2.2 §5.12: every line "except the last one" ends in CR LF.
+    let mut a = fixture("dsmr-4.2-kaifa-1phase.txt");
+    a.truncate(a.len() - 2);
+    let b = fixture("dsmr-4.2-kaifa-3phase.txt");
+    let mut d = Decoder::new();
+    let frames: Vec<_> = d.decode(&[a.as_slice(), &b].concat()).collect();
+    assert!(matches!(frames[..], [Frame::Ok { .. }, Frame::Ok { .. }]), "{frames:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Any chunking of the same stream gives the same frames.
+    #[test]
+    fn chunking_does_not_change_the_frames(cuts in proptest::collection::vec(1usize..700, 1..40)) {
+        let (stream, n) = all_fixtures_with_noise();
+        let mut whole = Decoder::new();
+        let expected: Vec<_> = whole.decode(&stream).collect();
+        prop_assert_eq!(expected.len(), n);
+        let all_ok = expected.iter().all(|f| matches!(f, Frame::Ok { .. }));
+        prop_assert!(all_ok);
+
+        let mut d = Decoder::new();
+        let mut got = Vec::new();
+        let mut rest = stream.as_slice();
+        let mut i = 0;
+        while !rest.is_empty() {
+            let k = cuts[i % cuts.len()].min(rest.len());
+            got.extend(d.decode(&rest[..k]));
+            rest = &rest[k..];
+            i += 1;
+        }
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(d.stats(), whole.stats());
+    }
+
+    /// Arbitrary bytes never panic, and every byte is accounted for (consumed in finite steps).
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let _ = Telegram::decode(&bytes);
+        let mut d = Decoder::new().with_max_len(512);
+        let n = d.decode(&bytes).count();
+        let s = d.stats();
+        prop_assert_eq!(n as u64, s.ok + s.corrupt_crc + s.truncated + s.malformed);
+    }
+
+    /// Byte soup built from P1 syntax (much likelier to reach deep parser states).
+    #[test]
+    fn p1_shaped_soup_never_panics(parts in proptest::collection::vec(
+        prop_oneof![
+            Just(&b"/"[..]), Just(&b"!"[..]), Just(&b"\r\n"[..]), Just(&b"("[..]), Just(&b")"[..]),
+            Just(&b"1-0:1.8.1"[..]), Just(&b"*kWh"[..]), Just(&b"000123.456"[..]),
+            Just(&b"231102121548W"[..]), Just(&b"ABCD"[..]), Just(&b"\xDB\x08SAG12345\x82\x00\x20\x30"[..]),
+            Just(&b"-"[..]), Just(&b"."[..]), Just(&b"99999999999999999999"[..]),
+        ], 0..200),
+        key in any::<[u8; 16]>(),
+    ) {
+        let bytes = parts.concat();
+        let _ = Telegram::decode(&bytes);
+        let keys = p1::smarty::Keys { encryption: key, authentication: p1::smarty::SMARTY_AUTH_KEY };
+        let mut d = Decoder::new().with_keys(keys);
+        for chunk in bytes.chunks(7) {
+            for f in d.decode(chunk) {
+                if let Frame::Ok { telegram, raw, .. } = f {
+                    // Whatever decodes must survive its own encoding; it re-encodes
+                    // byte-identically when it was well-formed (blank line after the header).
+                    prop_assert_eq!(&Telegram::decode(&telegram.encode()).unwrap(), &telegram);
+                    let header_end = raw.iter().position(|&b| b == b'\n').unwrap();
+                    if raw[header_end + 1..].starts_with(b"\r\n") {
+                        // A telegram may end without its final CR LF (DSMR 4.2.2 §5.12).
+                        let trim = |b: &[u8]| b.strip_suffix(b"\r\n").unwrap_or(b).to_vec();
+                        prop_assert_eq!(trim(&telegram.encode()), trim(&raw));
+                    }
+                }
+            }
+        }
+    }
+}
