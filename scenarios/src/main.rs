@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod p1cmd;
+mod sim;
 
 /// A hardware-in-the-loop test and simulation lab for smart-meter data services:
 /// simulated P1/AMR/gas meters and dongles feeding a reference data platform.
@@ -27,8 +28,9 @@ enum Command {
     Console,
     /// [not built yet: issue #7] Run Gherkin scenario suites headless.
     Test,
-    /// [not built yet: issue #3] Simulate one meter to stdout, a pty, a TCP port or a device.
-    Sim,
+    /// Simulate one meter to stdout, a pty, a TCP port or a serial device; summaries and
+    /// quarter-hour exports of many homes.
+    Sim(sim::SimArgs),
     /// [not built yet: issue #5] Run the platform alone.
     Platform,
     /// [not built yet: issue #4] Book, list and cancel rig test slots.
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
         Command::P1(cmd) => p1cmd::run(cmd),
         Command::Up | Command::Test => not_yet("this", 7),
         Command::Console => not_yet("the console", 8),
-        Command::Sim => not_yet("the meter simulator", 3),
+        Command::Sim(args) => sim::run(args),
         Command::Platform => not_yet("the platform", 5),
         Command::Book | Command::Rig => not_yet("rigs and booking", 4),
     };
@@ -58,6 +60,6 @@ fn main() -> ExitCode {
 
 fn not_yet(what: &str, issue: u32) -> Result<ExitCode> {
     anyhow::bail!(
-        "{what} is not built yet (issue #{issue}); today `meterlab p1 decode|check` works — see `meterlab --help`"
+        "{what} is not built yet (issue #{issue}); today `meterlab p1` and `meterlab sim` work — see `meterlab --help`"
     )
 }

@@ -91,3 +91,139 @@ fn check_passes_good_telegrams_and_fails_bad_ones_with_the_reason() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cannot read /nonexistent/file"));
 }
+
+#[test]
+fn sim_lists_variants_and_profiles_one_per_line() {
+    let out = meterlab(&["sim", "--list"], None);
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert_eq!(s.lines().count(), 8, "{s}");
+    assert!(
+        s.lines()
+            .all(|l| l.split_once('\t').is_some_and(|(id, d)| !id.is_empty() && !d.is_empty()))
+    );
+    let out = meterlab(&["sim", "--list-profiles"], None);
+    assert!(text(&out.stdout).lines().any(|l| l.starts_with("household:3500+pv:4\t")));
+}
+
+#[test]
+fn sim_same_seed_same_bytes_and_every_telegram_checks() {
+    let args = [
+        "sim",
+        "--variant",
+        "fluvius-s211-1.7.1",
+        "--profile",
+        "household+gas",
+        "--seed",
+        "9",
+        "--speed",
+        "max",
+        "--from",
+        "2026-10-25T01:59:50",
+        "--for",
+        "2h",
+    ];
+    let a = meterlab(&args, None);
+    let b = meterlab(&args, None);
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert_eq!(a.stdout, b.stdout);
+    // 2 hours across the autumn DST change: 7,200 telegrams (the repeated hour included).
+    let out = meterlab(&["p1", "check", "-"], Some(&a.stdout));
+    assert!(
+        text(&out.stdout).contains("7200 telegram(s), 7200 valid, 0 with errors"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn sim_faults_show_up_in_p1_check() {
+    let a = meterlab(
+        &["sim", "--speed", "max", "--for", "10m", "--faults", "crc:0.05", "--seed", "3"],
+        None,
+    );
+    let out = meterlab(&["p1", "check", "-"], Some(&a.stdout));
+    assert_eq!(out.status.code(), Some(1));
+    let s = text(&out.stdout);
+    assert!(s.contains("CRC mismatch"), "{s}");
+}
+
+#[test]
+fn sim_summary_prints_twelve_months() {
+    let out =
+        meterlab(&["sim", "--summary", "--profile", "household:3500+pv:4", "--seed", "2"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert_eq!(s.lines().filter(|l| l.starts_with("2026-")).count(), 12, "{s}");
+    assert!(s.contains("total"));
+}
+
+#[test]
+fn sim_exports_quarter_hours_of_many_homes_with_local_offsets() {
+    let path = std::env::temp_dir().join(format!("meterlab-export-{}.csv", std::process::id()));
+    let out = meterlab(
+        &[
+            "sim",
+            "--households",
+            "3",
+            "--from",
+            "2026-03-29",
+            "--for",
+            "23h",
+            "--export-quarter-hours",
+            path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "timestamp,household,offtake_kwh,injection_kwh");
+    // The spring DST day has 92 quarter hours.
+    assert_eq!(lines.len(), 1 + 92 * 3);
+    assert!(lines[1].starts_with("2026-03-29T00:00:00+01:00,0,"));
+    assert!(lines.iter().any(|l| l.starts_with("2026-03-29T03:00:00+02:00,2,")));
+}
+
+#[test]
+fn sim_errors_say_what_to_do() {
+    let out = meterlab(&["sim", "--variant", "nope"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("meterlab sim --list"));
+    let out = meterlab(&["sim", "--speed", "max", "--for", "soon"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--for soon"));
+    let out = meterlab(&["sim", "--out", "carrier-pigeon", "--for", "1s"], None);
+    assert!(text(&out.stderr).contains("use stdout, pty"));
+}
+
+#[test]
+fn sim_pty_can_be_read_by_an_ordinary_reader() {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .args(["sim", "--out", "pty", "--speed", "5", "--for", "20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    lines.read_line(&mut first).unwrap();
+    let path = first.trim().strip_prefix("pty: ").unwrap().to_owned();
+    let mut dev = std::fs::File::open(&path).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut decoder = p1::Decoder::new();
+    let mut ok = 0;
+    while ok < 3 {
+        let n = dev.read(&mut chunk).unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+        for f in decoder.decode(&chunk[..n]) {
+            assert!(matches!(f, p1::Frame::Ok { .. } | p1::Frame::Truncated { .. }), "{f:?}");
+            ok += usize::from(matches!(f, p1::Frame::Ok { .. }));
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
