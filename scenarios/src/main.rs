@@ -5,7 +5,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod bench;
 mod p1cmd;
+mod platform;
 mod sim;
 
 /// A hardware-in-the-loop test and simulation lab for smart-meter data services:
@@ -31,8 +33,11 @@ enum Command {
     /// Simulate one meter to stdout, a pty, a TCP port or a serial device; summaries and
     /// quarter-hour exports of many homes.
     Sim(sim::SimArgs),
-    /// [not built yet: issue #5] Run the platform alone.
-    Platform,
+    /// Run the reference platform alone: HTTP API, MQTT ingest, SQLite or PostgreSQL.
+    Platform(platform::PlatformArgs),
+    /// Measure the platform on this machine: ingest throughput, end-to-end latency.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// [not built yet: issue #4] Book, list and cancel rig test slots.
     Book,
     /// [not built yet: issue #4] List, show and attach to rigs.
@@ -46,7 +51,8 @@ fn main() -> ExitCode {
         Command::Up | Command::Test => not_yet("this", 7),
         Command::Console => not_yet("the console", 8),
         Command::Sim(args) => sim::run(args),
-        Command::Platform => not_yet("the platform", 5),
+        Command::Platform(args) => platform::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
         Command::Book | Command::Rig => not_yet("rigs and booking", 4),
     };
     match res {
@@ -60,6 +66,6 @@ fn main() -> ExitCode {
 
 fn not_yet(what: &str, issue: u32) -> Result<ExitCode> {
     anyhow::bail!(
-        "{what} is not built yet (issue #{issue}); today `meterlab p1` and `meterlab sim` work — see `meterlab --help`"
+        "{what} is not built yet (issue #{issue}); today `meterlab p1`, `meterlab sim` and `meterlab platform` work — see `meterlab --help`"
     )
 }

@@ -1,0 +1,385 @@
+//! The HTTP API: REST ingest, AMR batches, health, metrics and the admin endpoints.
+// Handlers return ready `Response`s as errors; they are built once per request, not hot.
+#![allow(clippy::result_large_err)]
+
+use crate::ingest::{Ingest, IngestError};
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use supervision::Rejection;
+use wire::ApiError;
+use wire::ingest::v1::{AmrBatch, Batch, MAX_BODY};
+
+#[derive(Clone)]
+struct Ctx {
+    ingest: Arc<Ingest>,
+    headend_token: Arc<str>,
+}
+
+pub(crate) fn router(ingest: Arc<Ingest>, headend_token: String) -> Router {
+    let ctx = Ctx { ingest, headend_token: headend_token.into() };
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/api/ingest/v1/uploads", post(uploads))
+        .route("/api/ingest/v1/amr/{meter}", post(amr))
+        .route("/api/admin/v1/dongles", post(register).get(dongles))
+        .route("/api/admin/v1/incidents", get(incidents))
+        .route("/api/admin/v1/incidents/{id}/notes", post(note))
+        .route("/api/admin/v1/kpis", get(kpis))
+        .route("/api/admin/v1/dongles/{id}/quarter-hours", get(quarter_hours))
+        .route("/api/admin/v1/dongles/{id}/days", get(days))
+        .route("/api/admin/v1/dongles/{id}/months", get(months))
+        .route("/api/admin/v1/dongles/{id}/uploads/{seq}", get(raw_upload))
+        // Bodies beyond the limit become our own 413 below, not a connection error.
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(ctx)
+}
+
+fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (status, Json(ApiError::new(code, message))).into_response()
+}
+
+fn body_error(ingest: &Ingest, e: BytesRejection) -> Response {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ingest.count_malformed(Rejection::TooLarge);
+        return err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body is larger than {MAX_BODY} bytes: send smaller batches"),
+        );
+    }
+    ingest.count_malformed(Rejection::Malformed);
+    err(e.status(), "bad_body", e.body_text())
+}
+
+fn unavailable(e: IngestError) -> Response {
+    // R-SLA-3: an outage is reported as such, with a code, so clients retry later.
+    let mut r = err(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string());
+    r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    r
+}
+
+async fn health(State(ctx): State<Ctx>) -> Response {
+    Json(serde_json::json!({
+        "status": "ok",
+        "store": ctx.ingest.store.backend(),
+        "time": ctx.ingest.clock.now().to_string(),
+    }))
+    .into_response()
+}
+
+async fn metrics(State(ctx): State<Ctx>) -> Response {
+    let c = &ctx.ingest.counters;
+    let mut out = String::new();
+    for (name, help, v) in [
+        ("meterlab_ingest_received_total", "Uploads received (REST and MQTT).", &c.received),
+        ("meterlab_ingest_stored_total", "Uploads durably stored.", &c.stored),
+        ("meterlab_ingest_duplicates_total", "Uploads already stored (retries).", &c.duplicates),
+        ("meterlab_ingest_rejected_total", "Uploads or requests rejected.", &c.rejected),
+        ("meterlab_mqtt_messages_total", "MQTT messages received.", &c.mqtt_messages),
+        ("meterlab_store_commits_total", "Group commits to the store.", &c.commits),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+            v.load(Ordering::Relaxed)
+        ));
+    }
+    if let Ok(s) = ctx.ingest.supervisor.lock() {
+        out.push_str(&s.prometheus(ctx.ingest.clock.now()));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+async fn uploads(State(ctx): State<Ctx>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_error(&ctx.ingest, e),
+    };
+    let batch: Batch = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            ctx.ingest.count_malformed(Rejection::Malformed);
+            return err(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!("the body is not an ingest v1 batch ({{\"uploads\": [...]}}): {e}"),
+            );
+        }
+    };
+    match ctx.ingest.submit(batch).await {
+        Ok(receipt) => {
+            // The first refusal decides the status; the receipt still lists what was stored.
+            let status = match receipt.rejected.first().map(|r| r.code.as_str()) {
+                None => StatusCode::OK,
+                Some("unknown_dongle" | "bad_signature") => StatusCode::UNAUTHORIZED,
+                Some(_) => StatusCode::CONFLICT,
+            };
+            (status, Json(receipt)).into_response()
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn amr(
+    State(ctx): State<Ctx>,
+    Path(meter): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if token != Some(&format!("Bearer {}", ctx.headend_token)) {
+        ctx.ingest.count_malformed(Rejection::BadSignature);
+        return err(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the head-end token is missing or wrong",
+        );
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_error(&ctx.ingest, e),
+    };
+    let batch: AmrBatch = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            ctx.ingest.count_malformed(Rejection::Malformed);
+            return err(StatusCode::BAD_REQUEST, "malformed", format!("not an AMR batch: {e}"));
+        }
+    };
+    if batch.meter != meter {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "meter_mismatch",
+            "the body's meter differs from the URL's",
+        );
+    }
+    let rows: Vec<store::AmrRow> = batch
+        .quarters
+        .iter()
+        .map(|q| store::AmrRow {
+            start: q.start,
+            active_import_wh: q.active_import_wh,
+            active_export_wh: q.active_export_wh,
+            reactive_import_varh: q.reactive_import_varh,
+            reactive_export_varh: q.reactive_export_varh,
+            production_wh: q.production_wh,
+            auxiliary_wh: q.auxiliary_wh,
+        })
+        .collect();
+    if let Some(q) = rows.iter().find(|q| q.start.as_second() % 900 != 0) {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "not_a_quarter",
+            format!("{} is not a quarter-hour start", q.start),
+        );
+    }
+    match ctx.ingest.store.insert_amr(&meter, &rows).await {
+        Ok(new) => {
+            Json(serde_json::json!({ "stored": new, "duplicates": rows.len() as u64 - new }))
+                .into_response()
+        }
+        Err(e) => unavailable(IngestError::Unavailable(e.to_string())),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewDongle {
+    id: String,
+    key_hex: String,
+    #[serde(default)]
+    meter: Option<String>,
+}
+
+async fn register(
+    State(ctx): State<Ctx>,
+    body: Result<Json<NewDongle>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(d)) = body else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "expected {\"id\", \"key_hex\", \"meter\"}",
+        );
+    };
+    let Some(key) = wire::unhex(&d.key_hex).filter(|k| k.len() >= 16) else {
+        return err(StatusCode::BAD_REQUEST, "bad_key", "key_hex must be at least 16 bytes of hex");
+    };
+    match ctx.ingest.register_dongle(&d.id, &key, d.meter.as_deref()).await {
+        Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({ "id": d.id }))).into_response(),
+        Err(e) => unavailable(IngestError::Unavailable(e.to_string())),
+    }
+}
+
+async fn dongles(State(ctx): State<Ctx>) -> Response {
+    let now = ctx.ingest.clock.now();
+    match ctx.ingest.supervisor.lock() {
+        Ok(s) => Json(s.status(now)).into_response(),
+        Err(_) => unavailable(IngestError::Unavailable("supervisor poisoned".into())),
+    }
+}
+
+async fn incidents(State(ctx): State<Ctx>) -> Response {
+    match ctx.ingest.supervisor.lock() {
+        Ok(s) => Json(s.incidents().to_vec()).into_response(),
+        Err(_) => unavailable(IngestError::Unavailable("supervisor poisoned".into())),
+    }
+}
+
+#[derive(Deserialize)]
+struct Note {
+    text: String,
+}
+
+async fn note(State(ctx): State<Ctx>, Path(id): Path<u64>, Json(n): Json<Note>) -> Response {
+    let now = ctx.ingest.clock.now();
+    match ctx.ingest.supervisor.lock() {
+        Ok(mut s) => match s.add_note(id, now, &n.text) {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(e) => err(StatusCode::NOT_FOUND, "no_incident", e.to_string()),
+        },
+        Err(_) => unavailable(IngestError::Unavailable("supervisor poisoned".into())),
+    }
+}
+
+#[derive(Deserialize)]
+struct Range {
+    from: String,
+    to: String,
+}
+
+fn parse_range(r: &Range) -> Result<(clock::Timestamp, clock::Timestamp), Response> {
+    let p = |s: &str| {
+        clock::parse_date_or_time(s).map_err(|e| {
+            err(
+                StatusCode::BAD_REQUEST,
+                "bad_time",
+                format!("{s}: {e}; use 2026-06-01, 2026-06-01T10:00:00 (Brussels) or RFC 3339"),
+            )
+        })
+    };
+    let (from, to) = (p(&r.from)?, p(&r.to)?);
+    if to <= from {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "bad_range",
+            "`to` must be after `from` (half-open [from, to))",
+        ));
+    }
+    Ok((from, to))
+}
+
+async fn kpis(State(ctx): State<Ctx>, Query(r): Query<Range>) -> Response {
+    let (from, to) = match parse_range(&r) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    let now = ctx.ingest.clock.now();
+    match ctx.ingest.supervisor.lock() {
+        Ok(s) => Json(s.kpis(now, (from, to))).into_response(),
+        Err(_) => unavailable(IngestError::Unavailable("supervisor poisoned".into())),
+    }
+}
+
+async fn samples(
+    ctx: &Ctx,
+    id: &str,
+    from: clock::Timestamp,
+    to: clock::Timestamp,
+) -> Result<Vec<derive::Sample>, Response> {
+    // Boundary registers need the samples around the range too.
+    let margin = clock::SignedDuration::from_hours(1);
+    let rows = ctx
+        .ingest
+        .store
+        .samples(id, from - margin, to + margin)
+        .await
+        .map_err(|e| unavailable(IngestError::Unavailable(e.to_string())))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let s = derive::Sample::new(
+                // The meter's own clock stamps the registers; the dongle's capture time is
+                // the fallback when the telegram had none.
+                r.values.meter_time.unwrap_or(r.captured_at),
+                r.values.import_wh.max(0) as u64,
+                r.values.export_wh.max(0) as u64,
+            );
+            match r.values.gas {
+                Some((dm3, at)) => s.with_gas(at, dm3.max(0) as u64),
+                None => s,
+            }
+        })
+        .collect())
+}
+
+async fn quarter_hours(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    Query(r): Query<Range>,
+) -> Response {
+    let (from, to) = match parse_range(&r) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    match samples(&ctx, &id, from, to).await {
+        Ok(s) => {
+            Json(derive::quarter_hours(&s, from, to, &derive::Options::default())).into_response()
+        }
+        Err(e) => e,
+    }
+}
+
+async fn days(State(ctx): State<Ctx>, Path(id): Path<String>, Query(r): Query<Range>) -> Response {
+    let (from, to) = match parse_range(&r) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    let (first, last) =
+        (clock::local_date(from), clock::local_date(to - clock::SignedDuration::from_secs(1)));
+    match samples(&ctx, &id, clock::day_start(first), clock::day_bounds(last).1).await {
+        Ok(s) => Json(derive::days(&s, first, last, &derive::Options::default())).into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn months(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    Query(r): Query<Range>,
+) -> Response {
+    let (from, to) = match parse_range(&r) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    let (first, last) =
+        (clock::local_date(from), clock::local_date(to - clock::SignedDuration::from_secs(1)));
+    match samples(&ctx, &id, clock::day_start(first), clock::day_bounds(last).1).await {
+        Ok(s) => Json(derive::months(&s, first, last, &derive::Options::default())).into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn raw_upload(State(ctx): State<Ctx>, Path((id, seq)): Path<(String, u64)>) -> Response {
+    match ctx.ingest.store.upload(&id, seq).await {
+        Ok(Some(u)) => Json(serde_json::json!({
+            "dongle": u.upload.dongle,
+            "seq": u.upload.seq,
+            "captured_at": u.upload.captured_at.to_string(),
+            "received_at": u.upload.received_at.to_string(),
+            "crc_ok": u.upload.crc_ok,
+            "telegram": u.upload.raw,
+        }))
+        .into_response(),
+        Ok(None) => err(StatusCode::NOT_FOUND, "not_found", format!("no upload {seq} of {id}")),
+        Err(e) => unavailable(IngestError::Unavailable(e.to_string())),
+    }
+}

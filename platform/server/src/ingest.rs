@@ -1,0 +1,328 @@
+//! The ingest pipeline: verify, decode, group-commit, supervise. REST and MQTT both end here.
+
+use clock::{Clock, Timestamp};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use store::{DongleRow, NewUpload, Outcome, Store, Values};
+use supervision::{Observed, Rejection, Supervisor};
+use tokio::sync::{mpsc, oneshot};
+use wire::ingest::v1::{Batch, Receipt, Rejected, Upload};
+
+/// The pipeline could not take the uploads (nothing was acknowledged).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The store failed or the writer is gone: the service is (partly) unavailable.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+struct Job {
+    uploads: Vec<NewUpload>,
+    reply: oneshot::Sender<Result<Vec<Outcome>, String>>,
+}
+
+/// Counters since start, for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) received: AtomicU64,
+    pub(crate) stored: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) mqtt_messages: AtomicU64,
+    pub(crate) mqtt_subscribed: std::sync::atomic::AtomicBool,
+    pub(crate) commits: AtomicU64,
+}
+
+/// The ingest pipeline, shared by the HTTP handlers and the MQTT subscriber.
+pub struct Ingest {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    keys: RwLock<BTreeMap<String, Vec<u8>>>,
+    pub(crate) supervisor: Mutex<Supervisor>,
+    writer: mpsc::Sender<Job>,
+    pub(crate) counters: Counters,
+}
+
+/// Uploads per transaction at most: large enough to amortise the commit, small enough to keep
+/// latency low.
+const MAX_GROUP: usize = 4000;
+
+impl Ingest {
+    /// Loads the dongle registry and starts the group-commit writer.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: supervision::Config,
+    ) -> Result<Arc<Ingest>, store::StoreError> {
+        let now = clock.now();
+        let mut supervisor = Supervisor::new(config);
+        let mut keys = BTreeMap::new();
+        for d in store.dongles().await? {
+            supervisor.register_dongle(&d.id, clock::SignedDuration::from_secs(1), now);
+            keys.insert(d.id, d.key);
+        }
+        let (tx, rx) = mpsc::channel::<Job>(1024);
+        let ingest = Arc::new(Ingest {
+            store: store.clone(),
+            clock,
+            keys: RwLock::new(keys),
+            supervisor: Mutex::new(supervisor),
+            writer: tx,
+            counters: Counters::default(),
+        });
+        tokio::spawn(writer(store, rx, ingest.clone()));
+        Ok(ingest)
+    }
+
+    /// Registers (or re-keys) a dongle and links it to a meter (R-NRT-10).
+    pub async fn register_dongle(
+        &self,
+        id: &str,
+        key: &[u8],
+        meter: Option<&str>,
+    ) -> Result<(), store::StoreError> {
+        self.store
+            .put_dongle(&DongleRow {
+                id: id.into(),
+                key: key.to_vec(),
+                meter: meter.map(Into::into),
+            })
+            .await?;
+        if let Ok(mut k) = self.keys.write() {
+            k.insert(id.into(), key.to_vec());
+        }
+        if let Ok(mut s) = self.supervisor.lock() {
+            s.register_dongle(id, clock::SignedDuration::from_secs(1), self.clock.now());
+        }
+        Ok(())
+    }
+
+    /// Verifies, decodes and stores a batch; returns what became of each upload once the
+    /// stored ones are durable.
+    pub async fn submit(&self, batch: Batch) -> Result<Receipt, IngestError> {
+        let now = self.clock.now();
+        self.counters.received.fetch_add(batch.uploads.len() as u64, Ordering::Relaxed);
+        let mut receipt = Receipt::default();
+        let mut accepted = Vec::with_capacity(batch.uploads.len());
+        {
+            let keys = self
+                .keys
+                .read()
+                .map_err(|_| IngestError::Unavailable("key registry poisoned".into()))?;
+            for u in batch.uploads {
+                match keys.get(&u.dongle) {
+                    None => receipt.rejected.push(self.reject(now, &u, Rejection::UnknownDongle)),
+                    Some(key) if !u.verify(key) => {
+                        receipt.rejected.push(self.reject(now, &u, Rejection::BadSignature))
+                    }
+                    Some(_) => accepted.push(to_new(u, now)),
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return Ok(receipt);
+        }
+        // What supervision needs is kept aside; the uploads themselves move to the writer.
+        let observed: Vec<Observed> = accepted.iter().map(observed).collect();
+        let (reply, wait) = oneshot::channel();
+        self.writer
+            .send(Job { uploads: accepted, reply })
+            .await
+            .map_err(|_| IngestError::Unavailable("the writer stopped".into()))?;
+        let outcomes = wait
+            .await
+            .map_err(|_| IngestError::Unavailable("the writer stopped".into()))?
+            .map_err(IngestError::Unavailable)?;
+        let mut sup = self
+            .supervisor
+            .lock()
+            .map_err(|_| IngestError::Unavailable("supervisor poisoned".into()))?;
+        for (u, o) in observed.iter().zip(outcomes) {
+            match o {
+                Outcome::Stored => {
+                    receipt.stored.push(u.sequence);
+                    sup.on_upload(now, u);
+                }
+                Outcome::Duplicate => receipt.duplicates.push(u.sequence),
+                Outcome::Conflict => {
+                    sup.on_rejected(now, Some(&u.dongle), Rejection::Replay);
+                    receipt.rejected.push(Rejected {
+                        seq: u.sequence,
+                        code: "replay".into(),
+                        message: format!(
+                            "sequence number {} of {} is already stored with other content: a replayed or reused sequence number",
+                            u.sequence, u.dongle
+                        ),
+                    });
+                }
+            }
+        }
+        self.counters.stored.fetch_add(receipt.stored.len() as u64, Ordering::Relaxed);
+        self.counters.duplicates.fetch_add(receipt.duplicates.len() as u64, Ordering::Relaxed);
+        self.counters.rejected.fetch_add(
+            receipt.rejected.iter().filter(|r| r.code == "replay").count() as u64,
+            Ordering::Relaxed,
+        );
+        Ok(receipt)
+    }
+
+    fn reject(&self, now: Timestamp, u: &Upload, why: Rejection) -> Rejected {
+        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        let known = matches!(why, Rejection::BadSignature);
+        if let Ok(mut s) = self.supervisor.lock() {
+            s.on_rejected(now, known.then_some(u.dongle.as_str()), why);
+        }
+        let (code, message) = match why {
+            Rejection::UnknownDongle => (
+                "unknown_dongle",
+                format!("dongle {} is not registered: register it with its key first", u.dongle),
+            ),
+            _ => (
+                "bad_signature",
+                format!(
+                    "the HMAC of upload {} does not match dongle {}'s key: forged, damaged, or signed with another key",
+                    u.seq, u.dongle
+                ),
+            ),
+        };
+        tracing::warn!(dongle = %u.dongle, seq = u.seq, code, "upload rejected");
+        Rejected { seq: u.seq, code: code.into(), message }
+    }
+
+    /// Counts a request that never became uploads (bad JSON, too large) in supervision.
+    pub(crate) fn count_malformed(&self, why: Rejection) {
+        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut s) = self.supervisor.lock() {
+            s.on_rejected(self.clock.now(), None, why);
+        }
+    }
+
+    /// Every stored sequence number of a dongle (empty if the store fails): for checks.
+    pub async fn stored_sequences(&self, dongle: &str) -> Vec<u64> {
+        self.store.sequences(dongle).await.unwrap_or_default()
+    }
+
+    /// The store's backend name.
+    pub fn store_backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// Whether the MQTT subscription is in place (the broker acknowledged it).
+    pub fn mqtt_subscribed(&self) -> bool {
+        self.counters.mqtt_subscribed.load(Ordering::Relaxed)
+    }
+
+    /// Time passes for supervision (dongles go stale and offline).
+    pub fn tick(&self) {
+        if let Ok(mut s) = self.supervisor.lock() {
+            s.tick(self.clock.now());
+        }
+    }
+}
+
+/// The platform's own check of the telegram decides what is stored as decoded: the dongle's
+/// `crc_ok` is only its opinion.
+fn to_new(u: Upload, now: Timestamp) -> NewUpload {
+    let (crc_ok, values) = match p1::Telegram::decode(u.telegram.as_bytes()) {
+        Ok(t) => (true, Some(values_of(&p1::Reading::from_telegram(&t)))),
+        Err(_) => (false, None),
+    };
+    NewUpload {
+        dongle: u.dongle,
+        seq: u.seq,
+        captured_at: u.captured_at,
+        received_at: now,
+        raw: u.telegram,
+        crc_ok,
+        sig: u.sig,
+        values,
+    }
+}
+
+fn ts(unix: Option<i64>) -> Option<Timestamp> {
+    unix.and_then(|s| Timestamp::from_second(s).ok())
+}
+
+fn values_of(r: &p1::Reading) -> Values {
+    let gas = r
+        .mbus
+        .iter()
+        .find(|m| m.medium == p1::Medium::Gas)
+        .and_then(|m| Some((m.litres as i64, ts(m.captured.to_unix())?)));
+    Values {
+        import_wh: (r.import_wh[0] + r.import_wh[1]) as i64,
+        export_wh: (r.export_wh[0] + r.export_wh[1]) as i64,
+        power_import_w: i64::from(r.power_import_w),
+        power_export_w: i64::from(r.power_export_w),
+        gas,
+        meter_time: ts(r.time.to_unix()),
+    }
+}
+
+fn observed(u: &NewUpload) -> Observed {
+    Observed {
+        dongle: u.dongle.clone(),
+        sequence: u.seq,
+        captured_at: u.captured_at,
+        received_at: u.received_at,
+        crc_ok: u.crc_ok,
+        registers: u.values.map(|v| supervision::Registers {
+            import_wh: v.import_wh.max(0) as u64,
+            export_wh: v.export_wh.max(0) as u64,
+            power_import_w: u32::try_from(v.power_import_w.max(0)).unwrap_or(u32::MAX),
+            power_export_w: u32::try_from(v.power_export_w.max(0)).unwrap_or(u32::MAX),
+        }),
+    }
+}
+
+/// Group commit: everything queued goes into one transaction; each job learns its outcomes.
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, ingest: Arc<Ingest>) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        let mut n = jobs[0].uploads.len();
+        while n < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => {
+                    n += j.uploads.len();
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let sizes: Vec<usize> = jobs.iter().map(|j| j.uploads.len()).collect();
+        let mut all: Vec<NewUpload> = Vec::with_capacity(n);
+        for j in &mut jobs {
+            all.append(&mut j.uploads);
+        }
+        let res = store.insert_uploads(&all).await;
+        ingest.counters.commits.fetch_add(1, Ordering::Relaxed);
+        match res {
+            Ok(outcomes) => {
+                let mut rest = outcomes.as_slice();
+                for (j, size) in jobs.into_iter().zip(sizes) {
+                    let (mine, tail) = rest.split_at(size.min(rest.len()));
+                    rest = tail;
+                    let _ = j.reply.send(Ok(mine.to_vec()));
+                }
+            }
+            Err(e) => {
+                tracing::error!("storing uploads failed: {e}");
+                for j in jobs {
+                    let _ = j.reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Ticks supervision once a second on the platform's clock.
+pub(crate) fn spawn_ticker(ingest: Arc<Ingest>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let next = ingest.clock.now() + clock::SignedDuration::from_secs(1);
+            ingest.clock.sleep_until(next).await;
+            ingest.tick();
+        }
+    })
+}

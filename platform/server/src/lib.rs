@@ -1,0 +1,135 @@
+//! The reference data platform: an embeddable [`App`] (and the `meterlab platform` command)
+//! that ingests dongle uploads over MQTT and REST, verifies and decodes them, stores them
+//! (SQLite or PostgreSQL), derives quarter-hour, day and month values, and supervises the
+//! dongles (R-NRT-1, R-NRT-2, R-NRT-9, R-DAT-1..3).
+//!
+//! This is the only platform crate with a runtime, sockets and JSON framing; the logic lives
+//! in `store`, `derive` and `supervision`. Invariant: an upload is acknowledged (HTTP 200 or
+//! MQTT PUBACK) only after the store committed it.
+
+mod http;
+mod ingest;
+mod mqtt;
+
+pub use ingest::{Ingest, IngestError};
+pub use mqtt::{BrokerSpec, EmbeddedBroker};
+
+use clock::{Clock, SystemClock};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use store::Store;
+
+/// How to run the platform.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP listen address (`127.0.0.1:8080`; port 0 picks one).
+    pub listen: SocketAddr,
+    /// `sqlite:PATH`, `sqlite::memory:` or `postgres://…`.
+    pub database: String,
+    /// The broker: embedded on a port, an external one, or none.
+    pub mqtt: BrokerSpec,
+    /// Bearer token of the AMR head-end (`POST /api/ingest/v1/amr/{meter}`).
+    pub headend_token: String,
+    /// Supervision thresholds.
+    pub supervision: supervision::Config,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database: "sqlite:meterlab.db".into(),
+            mqtt: BrokerSpec::Embedded { port: 1883 },
+            headend_token: "meterlab-headend-dev".into(),
+            supervision: supervision::Config::default(),
+        }
+    }
+}
+
+/// Why the platform could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The HTTP listener.
+    #[error(
+        "cannot listen on {addr}: {source} (is another platform running? pick another --listen)"
+    )]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The broker.
+    #[error("MQTT: {0}")]
+    Mqtt(String),
+}
+
+/// A running platform.
+pub struct App {
+    /// The HTTP address it listens on.
+    pub addr: SocketAddr,
+    /// The MQTT broker address it subscribes to, when there is one.
+    pub mqtt: Option<SocketAddr>,
+    /// The ingest pipeline (for in-process uplinks and tests).
+    pub ingest: Arc<Ingest>,
+    _broker: Option<EmbeddedBroker>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl App {
+    /// Starts the platform on the system clock.
+    pub async fn start(config: Config) -> Result<App, StartError> {
+        App::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Starts the platform on a given clock (a `SimClock` in scenarios).
+    pub async fn start_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, StartError> {
+        let store: Arc<dyn Store> = Arc::new(store::open(&config.database).await?);
+        let ingest = Ingest::start(store, clock, config.supervision.clone()).await?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+        let router = http::router(ingest.clone(), config.headend_token.clone());
+        let mut tasks = vec![tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!("HTTP server stopped: {e}");
+            }
+        })];
+        let (broker, mqtt) = match &config.mqtt {
+            BrokerSpec::None => (None, None),
+            BrokerSpec::Embedded { port } => {
+                let b = EmbeddedBroker::start(*port).map_err(StartError::Mqtt)?;
+                let addr = b.addr();
+                (Some(b), Some(addr))
+            }
+            BrokerSpec::External { addr } => (None, Some(*addr)),
+        };
+        if let Some(addr) = mqtt {
+            tasks.push(mqtt::subscribe(addr, ingest.clone()));
+        }
+        tasks.push(ingest::spawn_ticker(ingest.clone()));
+        Ok(App { addr, mqtt, ingest, _broker: broker, tasks })
+    }
+
+    /// The base URL of the HTTP API.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

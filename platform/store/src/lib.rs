@@ -1,0 +1,196 @@
+//! The platform's storage behind one trait, [`Store`], with one SQL implementation,
+//! [`SqlStore`], that runs on SQLite (WAL; the embedded default) and PostgreSQL (for scale).
+//!
+//! Both backends share every statement through sqlx's `Any` driver (`$1` placeholders work on
+//! both); only the DDL differs where the dialects do. Timestamps are stored as Unix
+//! milliseconds (`BIGINT`), booleans as small integers, so the schema means the same on both.
+//! `tests/conformance.rs` runs the same suite against SQLite and, when `MLAB_PG_URL` is set,
+//! PostgreSQL.
+//!
+//! Invariants: an upload is acknowledged only after its transaction commits; `(dongle, seq)`
+//! is unique, so a retried upload is stored once.
+
+mod schema;
+mod sql;
+
+pub use sql::SqlStore;
+
+use clock::Timestamp;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future, so [`Store`] can be used as `Arc<dyn Store>`.
+pub type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no backend we have.
+    #[error(
+        "unsupported database URL `{0}`: use sqlite:PATH, sqlite::memory: or postgres://USER:PASS@HOST/DB"
+    )]
+    Url(String),
+    /// The database refused or failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Stored data does not make sense (a timestamp out of range).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// A dongle the platform knows, with its key and the meter it reads (R-NRT-10: the platform
+/// keeps the dongle ↔ meter link; there is no shared id in the field).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DongleRow {
+    /// The dongle id.
+    pub id: String,
+    /// Its HMAC key.
+    pub key: Vec<u8>,
+    /// The meter (equipment id) it is attached to, when known.
+    pub meter: Option<String>,
+}
+
+/// Decoded register values of one telegram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Values {
+    /// Import registers summed over tariffs, Wh.
+    pub import_wh: i64,
+    /// Export registers summed over tariffs, Wh.
+    pub export_wh: i64,
+    /// Net import power, W.
+    pub power_import_w: i64,
+    /// Net export power, W.
+    pub power_export_w: i64,
+    /// Gas register, dm³, and its capture time.
+    pub gas: Option<(i64, Timestamp)>,
+    /// The meter's own timestamp of the telegram.
+    pub meter_time: Option<Timestamp>,
+}
+
+/// An upload to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUpload {
+    /// The dongle.
+    pub dongle: String,
+    /// Its sequence number.
+    pub seq: u64,
+    /// When the dongle read it.
+    pub captured_at: Timestamp,
+    /// When the platform received it.
+    pub received_at: Timestamp,
+    /// The raw telegram.
+    pub raw: String,
+    /// CRC status.
+    pub crc_ok: bool,
+    /// The dongle's signature (hex): a second upload with the same `(dongle, seq)` and the
+    /// same signature is a retry; with another signature it is a replay attempt.
+    pub sig: String,
+    /// Decoded values; `None` when the telegram did not decode.
+    pub values: Option<Values>,
+}
+
+/// What became of one upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored now.
+    Stored,
+    /// Already stored with the same content.
+    Duplicate,
+    /// `(dongle, seq)` is taken by different content.
+    Conflict,
+}
+
+/// One stored upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUpload {
+    /// The upload as stored.
+    pub upload: NewUpload,
+}
+
+/// A register sample, for derived data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleRow {
+    /// The sequence number.
+    pub seq: u64,
+    /// Capture time.
+    pub captured_at: Timestamp,
+    /// Receive time.
+    pub received_at: Timestamp,
+    /// The values.
+    pub values: Values,
+}
+
+/// Counts per dongle, for supervision and SLA figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DongleCounts {
+    /// The dongle.
+    pub dongle: String,
+    /// Uploads stored.
+    pub uploads: u64,
+    /// Of which with a CRC error.
+    pub crc_errors: u64,
+    /// Lowest and highest sequence numbers stored.
+    pub seq_range: Option<(u64, u64)>,
+}
+
+/// An AMR quarter hour (R-DAT-2), Wh and varh.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AmrRow {
+    /// Start of the quarter.
+    pub start: Timestamp,
+    /// Active offtake.
+    pub active_import_wh: f64,
+    /// Active injection.
+    pub active_export_wh: f64,
+    /// Reactive offtake.
+    pub reactive_import_varh: f64,
+    /// Reactive injection.
+    pub reactive_export_varh: f64,
+    /// Production.
+    pub production_wh: f64,
+    /// Auxiliary consumption.
+    pub auxiliary_wh: f64,
+}
+
+/// The platform's storage.
+pub trait Store: Send + Sync {
+    /// Which backend (`sqlite` or `postgres`), for logs and metrics.
+    fn backend(&self) -> &'static str;
+    /// Adds or replaces a dongle.
+    fn put_dongle<'a>(&'a self, d: &'a DongleRow) -> Fut<'a, ()>;
+    /// Every dongle, by id.
+    fn dongles(&self) -> Fut<'_, Vec<DongleRow>>;
+    /// Stores uploads in one transaction; the outcome of each, in order. When this returns
+    /// `Ok`, every `Stored` upload is durable.
+    fn insert_uploads<'a>(&'a self, batch: &'a [NewUpload]) -> Fut<'a, Vec<Outcome>>;
+    /// One stored upload.
+    fn upload<'a>(&'a self, dongle: &'a str, seq: u64) -> Fut<'a, Option<StoredUpload>>;
+    /// Decoded samples of a dongle with capture time in `[from, to)`, by capture time.
+    fn samples<'a>(
+        &'a self,
+        dongle: &'a str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Fut<'a, Vec<SampleRow>>;
+    /// Upload counts per dongle.
+    fn counts(&self) -> Fut<'_, Vec<DongleCounts>>;
+    /// Every stored sequence number of a dongle, ascending (gap and duplicate checks).
+    fn sequences<'a>(&'a self, dongle: &'a str) -> Fut<'a, Vec<u64>>;
+    /// Stores AMR quarter hours (idempotent per meter and quarter); how many were new.
+    fn insert_amr<'a>(&'a self, meter: &'a str, rows: &'a [AmrRow]) -> Fut<'a, u64>;
+    /// AMR quarter hours of a meter in `[from, to)`.
+    fn amr<'a>(&'a self, meter: &'a str, from: Timestamp, to: Timestamp) -> Fut<'a, Vec<AmrRow>>;
+}
+
+/// Opens a store by URL and brings its schema up to date.
+pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
+    SqlStore::open(url).await
+}
+
+pub(crate) fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+pub(crate) fn from_ms(v: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,50 @@
+//! Migrations: numbered steps, applied once each, recorded in `schema_migrations`.
+
+/// A migration: version, what it does, SQLite DDL, PostgreSQL DDL.
+pub(crate) struct Migration {
+    pub(crate) version: i64,
+    pub(crate) name: &'static str,
+    pub(crate) sqlite: &'static [&'static str],
+    pub(crate) postgres: &'static [&'static str],
+}
+
+const COMMON_V1: &[&str] = &[
+    "CREATE TABLE dongles (id TEXT PRIMARY KEY, key_hex TEXT NOT NULL, meter TEXT)",
+    "CREATE TABLE uploads (
+        dongle TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        captured_at BIGINT NOT NULL,
+        received_at BIGINT NOT NULL,
+        crc_ok BIGINT NOT NULL,
+        sig TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        decoded BIGINT NOT NULL,
+        import_wh BIGINT,
+        export_wh BIGINT,
+        power_import_w BIGINT,
+        power_export_w BIGINT,
+        gas_dm3 BIGINT,
+        gas_at BIGINT,
+        meter_time BIGINT,
+        PRIMARY KEY (dongle, seq)
+    )",
+    "CREATE INDEX uploads_by_time ON uploads (dongle, captured_at)",
+    "CREATE TABLE amr_quarters (
+        meter TEXT NOT NULL,
+        start_ms BIGINT NOT NULL,
+        active_import_wh DOUBLE PRECISION NOT NULL,
+        active_export_wh DOUBLE PRECISION NOT NULL,
+        reactive_import_varh DOUBLE PRECISION NOT NULL,
+        reactive_export_varh DOUBLE PRECISION NOT NULL,
+        production_wh DOUBLE PRECISION NOT NULL,
+        auxiliary_wh DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (meter, start_ms)
+    )",
+];
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "dongles, uploads with decoded registers, AMR quarter hours",
+    sqlite: COMMON_V1,
+    postgres: COMMON_V1,
+}];

@@ -1,0 +1,155 @@
+//! One suite, every backend: SQLite in memory, SQLite on disk (WAL), and PostgreSQL from
+//! `MLAB_PG_URL` (which `.ci/run` provides). Without the URL the PostgreSQL run says loudly
+//! that it was skipped.
+#![allow(clippy::unwrap_used)]
+
+use clock::Timestamp;
+use store::{AmrRow, DongleRow, NewUpload, Outcome, SqlStore, Store, Values};
+
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_second(1_780_000_000 + s).unwrap()
+}
+
+fn upload(dongle: &str, seq: u64, sig: &str) -> NewUpload {
+    NewUpload {
+        dongle: dongle.into(),
+        seq,
+        captured_at: t(seq as i64),
+        received_at: t(seq as i64 + 1),
+        raw: format!("/FLU5\\x\r\n\r\n1-0:1.8.1({seq:010}*kWh)\r\n!0000\r\n"),
+        crc_ok: seq % 10 != 7,
+        sig: sig.into(),
+        values: (seq % 10 != 7).then_some(Values {
+            import_wh: 1_000 + seq as i64 * 3,
+            export_wh: 5,
+            power_import_w: 400,
+            power_export_w: 0,
+            gas: Some((12_345, t(0))),
+            meter_time: Some(t(seq as i64)),
+        }),
+    }
+}
+
+/// Each test gets a fresh schema: on PostgreSQL a private schema in the shared database.
+async fn backends(name: &str) -> Vec<SqlStore> {
+    let mut out = vec![SqlStore::open("sqlite::memory:").await.unwrap()];
+    let dir = std::env::temp_dir().join(format!("meterlab-store-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("lab.db");
+    let _ = std::fs::remove_file(&file);
+    out.push(SqlStore::open(&format!("sqlite:{}", file.display())).await.unwrap());
+    match std::env::var("MLAB_PG_URL") {
+        Ok(url) => {
+            let schema = format!("conf_{}_{}", name, std::process::id());
+            let admin = SqlStore::open(&url).await.unwrap();
+            admin.exec(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
+            admin.exec(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+            out.push(SqlStore::open(&scoped).await.unwrap());
+        }
+        Err(_) => eprintln!(
+            "\n*** SKIPPED on PostgreSQL: MLAB_PG_URL is not set (run `. ci/services.sh` first) ***\n"
+        ),
+    }
+    out
+}
+
+#[tokio::test]
+async fn uploads_are_stored_once_and_retries_are_duplicates_not_copies() {
+    for s in backends("once").await {
+        let b = s.backend();
+        let batch: Vec<_> = (1..=500).map(|i| upload("D1", i, "sig")).collect();
+        let res = s.insert_uploads(&batch).await.unwrap();
+        assert!(res.iter().all(|o| *o == Outcome::Stored), "{b}");
+        // A retry of part of it, plus new ones, plus a replay with other content.
+        let mut again: Vec<_> = (490..=510).map(|i| upload("D1", i, "sig")).collect();
+        again.push(upload("D1", 3, "forged"));
+        again.push(upload("D1", 600, "sig"));
+        again.push(upload("D1", 600, "sig"));
+        again.push(upload("D1", 601, "a"));
+        again.push(upload("D1", 601, "b"));
+        let res = s.insert_uploads(&again).await.unwrap();
+        assert!(res[..11].iter().all(|o| *o == Outcome::Duplicate), "{b}: {res:?}");
+        assert!(res[11..21].iter().all(|o| *o == Outcome::Stored), "{b}");
+        assert_eq!(res[21], Outcome::Conflict, "{b}");
+        assert_eq!(
+            &res[22..],
+            [Outcome::Stored, Outcome::Duplicate, Outcome::Stored, Outcome::Conflict],
+            "{b}"
+        );
+        let seqs = s.sequences("D1").await.unwrap();
+        assert_eq!(seqs.len(), 512, "{b}");
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{b}: unique and sorted");
+        let stored = s.upload("D1", 3).await.unwrap().unwrap().upload;
+        assert_eq!(stored, upload("D1", 3, "sig"), "{b}: the original survives the replay");
+    }
+}
+
+#[tokio::test]
+async fn samples_come_back_by_capture_time_with_their_values() {
+    for s in backends("samples").await {
+        let b = s.backend();
+        let mut batch: Vec<_> = (1..=100).rev().map(|i| upload("D2", i, "s")).collect();
+        batch.push(upload("D3", 1, "s"));
+        s.insert_uploads(&batch).await.unwrap();
+        let got = s.samples("D2", t(10), t(30)).await.unwrap();
+        // 10..29 minus the CRC-corrupt 17 and 27 (no decoded values).
+        assert_eq!(got.len(), 18, "{b}");
+        assert!(got.windows(2).all(|w| w[0].captured_at < w[1].captured_at), "{b}");
+        assert_eq!(got[0].values.import_wh, 1_030, "{b}");
+        assert_eq!(got[0].values.gas, Some((12_345, t(0))), "{b}");
+        let counts = s.counts().await.unwrap();
+        assert_eq!(counts.len(), 2, "{b}");
+        assert_eq!(
+            (counts[0].uploads, counts[0].crc_errors, counts[0].seq_range),
+            (100, 10, Some((1, 100))),
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dongles_and_amr_quarters_round_trip() {
+    for s in backends("dongles").await {
+        let b = s.backend();
+        let d = DongleRow {
+            id: "D9".into(),
+            key: vec![0, 1, 254, 255],
+            meter: Some("1SAG3100042002".into()),
+        };
+        s.put_dongle(&d).await.unwrap();
+        s.put_dongle(&DongleRow { meter: None, ..d.clone() }).await.unwrap();
+        assert_eq!(s.dongles().await.unwrap(), vec![DongleRow { meter: None, ..d }], "{b}");
+        let rows: Vec<AmrRow> = (0..96)
+            .map(|q| AmrRow {
+                start: t(q * 900),
+                active_import_wh: 1500.5,
+                active_export_wh: 0.0,
+                reactive_import_varh: 700.25,
+                reactive_export_varh: 1.0,
+                production_wh: 0.0,
+                auxiliary_wh: 3.75,
+            })
+            .collect();
+        assert_eq!(s.insert_amr("AMR1", &rows).await.unwrap(), 96, "{b}");
+        assert_eq!(s.insert_amr("AMR1", &rows[..10]).await.unwrap(), 0, "{b}: idempotent");
+        let got = s.amr("AMR1", t(0), t(900 * 4)).await.unwrap();
+        assert_eq!(got, rows[..4].to_vec(), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn a_reopened_file_store_keeps_everything_and_migrates_once() {
+    let dir = std::env::temp_dir().join(format!("meterlab-store-reopen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:{}", dir.join("lab.db").display());
+    let _ = std::fs::remove_file(dir.join("lab.db"));
+    {
+        let s = SqlStore::open(&url).await.unwrap();
+        s.insert_uploads(&[upload("D1", 1, "s")]).await.unwrap();
+    }
+    let s = SqlStore::open(&url).await.unwrap();
+    assert_eq!(s.sequences("D1").await.unwrap(), vec![1]);
+    assert!(matches!(SqlStore::open("mysql://x").await, Err(store::StoreError::Url(_))));
+}

@@ -1,0 +1,200 @@
+//! Dongle → platform.
+
+/// Version 1 of the upload contract.
+pub mod v1 {
+    use clock::Timestamp;
+    use hmac::{Hmac, KeyInit, Mac};
+    use serde::{Deserialize, Serialize};
+    use sha2::Sha256;
+
+    /// The largest upload body the platform accepts, bytes (about 180 Belgian telegrams as JSON).
+    pub const MAX_BODY: usize = 256 * 1024;
+
+    /// The MQTT topic a dongle publishes its uploads on (QoS 1).
+    pub fn topic(dongle: &str) -> String {
+        format!("meterlab/v1/dongles/{dongle}/uploads")
+    }
+
+    /// The subscription that covers every dongle.
+    pub const TOPIC_FILTER: &str = "meterlab/v1/dongles/+/uploads";
+
+    /// The dongle id in a topic from [`topic`].
+    pub fn dongle_of_topic(topic: &str) -> Option<&str> {
+        topic.strip_prefix("meterlab/v1/dongles/")?.strip_suffix("/uploads")
+    }
+
+    /// One telegram as a dongle read it, with its metadata (R-NRT-2: identifiers,
+    /// timestamps, integrity check).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Upload {
+        /// The dongle.
+        pub dongle: String,
+        /// Per-dongle sequence number, one per telegram read, never reused.
+        pub seq: u64,
+        /// When the dongle read the telegram (its own clock).
+        pub captured_at: Timestamp,
+        /// The raw telegram `/…!CRC\r\n` as read (Smarty frames decrypted by the dongle).
+        pub telegram: String,
+        /// Whether the dongle found the CRC valid; corrupt telegrams are uploaded too, so the
+        /// platform can count them (R-NRT-9).
+        pub crc_ok: bool,
+        /// HMAC-SHA256 over [`Upload::signed_bytes`] with the dongle's key, hex.
+        pub sig: String,
+    }
+
+    impl Upload {
+        /// The bytes the signature covers: a fixed layout, so no JSON canonicalisation is
+        /// needed. `meterlab-ingest-v1 LF dongle LF seq LF captured_at LF crc_ok LF telegram`.
+        pub fn signed_bytes(&self) -> Vec<u8> {
+            let mut b = Vec::with_capacity(64 + self.telegram.len());
+            self.signed_parts(|part| b.extend_from_slice(part));
+            b
+        }
+
+        /// Feeds the signed bytes piece by piece (no copy of the telegram).
+        fn signed_parts(&self, mut f: impl FnMut(&[u8])) {
+            let seq = self.seq.to_string();
+            let at = self.captured_at.to_string();
+            for part in [
+                &b"meterlab-ingest-v1\n"[..],
+                self.dongle.as_bytes(),
+                b"\n",
+                seq.as_bytes(),
+                b"\n",
+                at.as_bytes(),
+                b"\n",
+                if self.crc_ok { b"1\n" } else { b"0\n" },
+                self.telegram.as_bytes(),
+            ] {
+                f(part);
+            }
+        }
+
+        fn mac(&self, key: &[u8]) -> Option<Hmac<Sha256>> {
+            // HMAC accepts keys of any length, so this only fails on an impossible key.
+            let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?;
+            self.signed_parts(|part| m.update(part));
+            Some(m)
+        }
+
+        /// Signs the upload in place.
+        pub fn sign(&mut self, key: &[u8]) {
+            self.sig =
+                self.mac(key).map(|m| crate::hex(&m.finalize().into_bytes())).unwrap_or_default();
+        }
+
+        /// Whether `sig` is this key's signature (constant-time comparison).
+        pub fn verify(&self, key: &[u8]) -> bool {
+            let Some(sig) = crate::unhex(&self.sig) else { return false };
+            self.mac(key).is_some_and(|m| m.verify_slice(&sig).is_ok())
+        }
+    }
+
+    /// Several uploads in one REST request (or one MQTT message).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Batch {
+        /// The uploads, in any order (newest first after an outage, then the backlog).
+        pub uploads: Vec<Upload>,
+    }
+
+    /// What happened to each upload of a batch. Only what is durably stored is `stored`.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Receipt {
+        /// Sequence numbers stored now.
+        pub stored: Vec<u64>,
+        /// Sequence numbers that were already stored with the same content (a retry): safe.
+        pub duplicates: Vec<u64>,
+        /// Uploads refused, with the reason.
+        pub rejected: Vec<Rejected>,
+    }
+
+    /// One refused upload.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Rejected {
+        /// Its sequence number.
+        pub seq: u64,
+        /// Stable code: `bad_signature`, `unknown_dongle`, `replay`.
+        pub code: String,
+        /// Why.
+        pub message: String,
+    }
+
+    /// Quarter-hour records of an AMR meter, delivered by the grid operator's head-end in
+    /// daily batches (R-DAT-2). Energies in Wh and varh.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct AmrBatch {
+        /// The meter (access point) id.
+        pub meter: String,
+        /// Closed quarter hours.
+        pub quarters: Vec<AmrQuarter>,
+    }
+
+    /// One AMR quarter hour.
+    #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct AmrQuarter {
+        /// Start of the quarter.
+        pub start: Timestamp,
+        /// Active offtake, Wh.
+        pub active_import_wh: f64,
+        /// Active injection, Wh.
+        pub active_export_wh: f64,
+        /// Reactive offtake, varh.
+        pub reactive_import_varh: f64,
+        /// Reactive injection, varh.
+        pub reactive_export_varh: f64,
+        /// Production, Wh.
+        pub production_wh: f64,
+        /// Auxiliary consumption, Wh.
+        pub auxiliary_wh: f64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::v1::*;
+
+    fn upload() -> Upload {
+        Upload {
+            dongle: "D-0001".into(),
+            seq: 42,
+            captured_at: "2026-06-01T10:00:00Z".parse().unwrap(),
+            telegram: "/FLU5\\x\r\n\r\n1-0:1.8.1(000001.000*kWh)\r\n!1234\r\n".into(),
+            crc_ok: true,
+            sig: String::new(),
+        }
+    }
+
+    #[test]
+    fn signature_verifies_and_any_change_breaks_it() {
+        let key = b"dongle-key-0001";
+        let mut u = upload();
+        u.sign(key);
+        assert!(u.verify(key));
+        assert!(!u.verify(b"another key"));
+        let mut forged = u.clone();
+        forged.telegram = forged.telegram.replace("000001", "000002");
+        assert!(!forged.verify(key));
+        let mut forged = u.clone();
+        forged.seq = 43;
+        assert!(!forged.verify(key));
+        let mut garbage = u.clone();
+        garbage.sig = "zz".into();
+        assert!(!garbage.verify(key));
+    }
+
+    #[test]
+    fn json_round_trip_and_unknown_fields_refused() {
+        let mut u = upload();
+        u.sign(b"k");
+        let json = serde_json::to_string(&Batch { uploads: vec![u.clone()] }).unwrap();
+        let back: Batch = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.uploads[0], u);
+        assert!(back.uploads[0].verify(b"k"));
+        assert!(serde_json::from_str::<Upload>(r#"{"dongle":"x","seq":1,"captured_at":"2026-01-01T00:00:00Z","telegram":"","crc_ok":true,"sig":"","extra":1}"#).is_err());
+        assert_eq!(dongle_of_topic(&topic("D-7")), Some("D-7"));
+    }
+}

@@ -1,0 +1,69 @@
+//! `meterlab platform`: the reference platform on its own.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use server::{App, BrokerSpec, Config};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub(crate) struct PlatformArgs {
+    /// HTTP listen address (port 0 picks a free port; the line `api: http://…` says which).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "MLAB_LISTEN")]
+    listen: SocketAddr,
+    /// Store: sqlite:PATH (embedded default, WAL), sqlite::memory:, or postgres://USER:PASS@HOST/DB.
+    #[arg(long, default_value = "sqlite:meterlab.db", env = "MLAB_DATABASE")]
+    database: String,
+    /// MQTT ingest: embedded (in-process broker on 1883), embedded:PORT, mqtt://HOST:PORT
+    /// (e.g. Mosquitto), or none.
+    #[arg(long, default_value = "embedded", env = "MLAB_MQTT")]
+    mqtt: String,
+    /// Bearer token the AMR head-end must send.
+    #[arg(long, default_value = "meterlab-headend-dev", env = "MLAB_HEADEND_TOKEN")]
+    headend_token: String,
+    /// Register a dongle at start: ID:KEYHEX[:METER] (repeatable). Keys are at least 16 bytes.
+    #[arg(long = "dongle", value_name = "ID:KEYHEX[:METER]")]
+    dongles: Vec<String>,
+}
+
+pub(crate) fn run(args: PlatformArgs) -> Result<ExitCode> {
+    let mqtt: BrokerSpec = args.mqtt.parse().map_err(anyhow::Error::msg)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let config = Config {
+            listen: args.listen,
+            database: args.database.clone(),
+            mqtt,
+            headend_token: args.headend_token.clone(),
+            ..Config::default()
+        };
+        let app = App::start(config)
+            .await
+            .with_context(|| format!("starting the platform on {}", args.database))?;
+        for d in &args.dongles {
+            let mut parts = d.splitn(3, ':');
+            let (Some(id), Some(key)) = (parts.next(), parts.next()) else {
+                anyhow::bail!("--dongle {d}: use ID:KEYHEX[:METER]");
+            };
+            let key = wire::unhex(key).filter(|k| k.len() >= 16).with_context(|| {
+                format!("--dongle {d}: the key must be at least 16 bytes of hex")
+            })?;
+            app.ingest.register_dongle(id, &key, parts.next()).await?;
+        }
+        println!("api: {}", app.url());
+        if let Some(m) = app.mqtt {
+            println!("mqtt: mqtt://{m}");
+        }
+        println!("store: {}", args.database);
+        eprintln!(
+            "meterlab platform: running; Ctrl-C stops (uploads are acknowledged only once stored)"
+        );
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        eprintln!("meterlab platform: stopping");
+        Ok(ExitCode::SUCCESS)
+    })
+}
