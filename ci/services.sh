@@ -45,7 +45,8 @@ persistence false
 CONF
 if ! (exec 3<>/dev/tcp/127.0.0.1/18830) 2>/dev/null; then
   mosquitto -c "$mqtt_dir/mosquitto.conf" >"$mqtt_dir/mosquitto.log" 2>&1 &
-  echo $! > "$mqtt_dir/mosquitto.pid"
+  # Only what this shell started is stopped by `.ci/run` at the end.
+  export MLAB_STARTED_MOSQUITTO=$!
   for _ in $(seq 1 50); do
     (exec 3<>/dev/tcp/127.0.0.1/18830) 2>/dev/null && break
     sleep 0.1

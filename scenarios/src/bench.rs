@@ -15,6 +15,22 @@ pub(crate) enum BenchCommand {
     Ingest(IngestArgs),
     /// End-to-end latency dongle → stored, with many dongles each sending once a second.
     Latency(LatencyArgs),
+    /// Rig capacity: meters served in real time on their own ptys (CPU share), or the
+    /// accelerated throughput of meters and dongles through in-memory lines.
+    Rig(RigArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct RigArgs {
+    /// Meters on the rig (cycled through the P1 variants).
+    #[arg(long, default_value_t = 500)]
+    meters: usize,
+    /// Seconds to run (real time), or simulated seconds with --accelerated.
+    #[arg(long, default_value_t = 20)]
+    seconds: i64,
+    /// Run meters and dongles through in-memory lines as fast as possible.
+    #[arg(long)]
+    accelerated: bool,
 }
 
 #[derive(Args)]
@@ -79,6 +95,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<ExitCode> {
         match cmd {
             BenchCommand::Ingest(a) => ingest(a).await,
             BenchCommand::Latency(a) => latency(a).await,
+            BenchCommand::Rig(a) => rig(a).await,
         }
     })
 }
@@ -315,6 +332,112 @@ async fn latency(a: LatencyArgs) -> Result<ExitCode> {
         q(0.5).as_secs_f64() * 1e3,
         q(0.99).as_secs_f64() * 1e3,
         all.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// CPU seconds this process has used (user + system), from /proc/self/stat.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+async fn rig(a: RigArgs) -> Result<ExitCode> {
+    let catalogue = meter::Catalogue::builtin();
+    let variants: Vec<&meter::Variant> = catalogue.all().iter().filter(|v| v.baud > 0).collect();
+    let start =
+        clock::Timestamp::from_second(clock::Clock::now(&clock::SystemClock).as_second() + 1)?;
+    let profile: profiles::ProfileSpec = "household:3500+pv:4".parse()?;
+    if a.accelerated {
+        let mut pairs = Vec::with_capacity(a.meters);
+        for i in 0..a.meters {
+            let v = variants[i % variants.len()];
+            let mut m = meter::Meter::new(v, &profile, i as u64, start)?;
+            m.open_port();
+            let mut c = dongle::Config::new(format!("D{i:05}"), KEY.to_vec());
+            if let Some(k) = &v.encryption_key {
+                c.smarty_keys = Some(p1::smarty::Keys::from_hex(k)?);
+            }
+            pairs.push((m, dongle::Dongle::new(c, start)));
+        }
+        let t0 = Instant::now();
+        let cpu0 = cpu_seconds();
+        let (telegrams, acked) = runner::run_accelerated(
+            &mut pairs,
+            start,
+            clock::SignedDuration::from_secs(a.seconds),
+            |_| true,
+        );
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "accelerated rig: {} meters × {} simulated s: {telegrams} telegrams through meter → line → dongle (decode, sign, buffer) → ack in {secs:.2} s = {:.0} telegrams/s ({acked} uploads acknowledged, CPU {:.0} % of one core)",
+            a.meters,
+            a.seconds,
+            telegrams as f64 / secs,
+            100.0 * (cpu_seconds() - cpu0) / secs
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut setups = Vec::with_capacity(a.meters);
+    for i in 0..a.meters {
+        let v = variants[i % variants.len()];
+        let mut m = meter::Meter::new(v, &profile, i as u64, start)?;
+        m.open_port();
+        setups.push(runner::MeterSetup {
+            name: format!("meter-{i:03}"),
+            meter: m,
+            pty: Some(None),
+            tcp: None,
+            dongle: None,
+        });
+    }
+    let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
+    let end = start + clock::SignedDuration::from_secs(a.seconds);
+    let running = runner::serve(setups, clock.clone(), Some(end), false).await?;
+    // Readers on a tenth of the ptys, as attached tools would be; the rest drop unread.
+    let mut readers = Vec::new();
+    for ep in running.endpoints.iter().step_by(10) {
+        if let Some(p) = &ep.pty {
+            let mut f = tokio::fs::File::open(p).await?;
+            readers.push(tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut buf = vec![0u8; 8192];
+                let mut n = 0u64;
+                while let Ok(k) = f.read(&mut buf).await {
+                    if k == 0 {
+                        break;
+                    }
+                    n += k as u64;
+                }
+                n
+            }));
+        }
+    }
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    clock.sleep_until(end).await;
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let stats = running.stats.clone();
+    running.stop().await;
+    for r in readers {
+        r.abort();
+    }
+    let telegrams = stats.telegrams.load(std::sync::atomic::Ordering::Relaxed);
+    let expected: f64 = (0..a.meters)
+        .map(|i| a.seconds as f64 / f64::from(variants[i % variants.len()].interval_s))
+        .sum();
+    println!(
+        "real-time rig: {} meters on their own ptys for {secs:.1} s: {telegrams} telegrams ({:.1} % of the due {expected:.0}), CPU {:.1} % of one core ({:.1} % of the machine's 2)",
+        a.meters,
+        100.0 * telegrams as f64 / expected,
+        100.0 * cpu / secs,
+        50.0 * cpu / secs
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -6,8 +6,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod bench;
+mod lab;
+mod labdb;
 mod p1cmd;
 mod platform;
+mod rigcmd;
 mod sim;
 
 /// A hardware-in-the-loop test and simulation lab for smart-meter data services:
@@ -38,10 +41,12 @@ enum Command {
     /// Measure the platform on this machine: ingest throughput, end-to-end latency.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// [not built yet: issue #4] Book, list and cancel rig test slots.
-    Book,
-    /// [not built yet: issue #4] List, show and attach to rigs.
-    Rig,
+    /// Usage agreements and 22-hour test slots on the rigs (R-LAB-2, R-LAB-3, R-LAB-5).
+    #[command(subcommand)]
+    Book(rigcmd::BookCommand),
+    /// The rigs: list, show, and attach during your slot (ptys and TCP ports per meter).
+    #[command(subcommand)]
+    Rig(rigcmd::RigCommand),
 }
 
 fn main() -> ExitCode {
@@ -53,7 +58,8 @@ fn main() -> ExitCode {
         Command::Sim(args) => sim::run(args),
         Command::Platform(args) => platform::run(args),
         Command::Bench(cmd) => bench::run(cmd),
-        Command::Book | Command::Rig => not_yet("rigs and booking", 4),
+        Command::Book(cmd) => rigcmd::run_book(cmd),
+        Command::Rig(cmd) => rigcmd::run_rig(cmd),
     };
     match res {
         Ok(code) => code,
@@ -66,6 +72,6 @@ fn main() -> ExitCode {
 
 fn not_yet(what: &str, issue: u32) -> Result<ExitCode> {
     anyhow::bail!(
-        "{what} is not built yet (issue #{issue}); today `meterlab p1`, `meterlab sim` and `meterlab platform` work — see `meterlab --help`"
+        "{what} is not built yet (issue #{issue}); today `meterlab p1`, `sim`, `platform`, `book`, `rig` and `bench` work — see `meterlab --help`"
     )
 }

@@ -227,3 +227,158 @@ fn sim_pty_can_be_read_by_an_ordinary_reader() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// An external program (Python, no meterlab code) reads the pty and the TCP port that
+/// `meterlab sim` prints, and gets valid telegrams.
+#[test]
+fn python_reads_valid_telegrams_from_the_pty_and_the_tcp_port() {
+    use std::io::{BufRead, BufReader};
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("\n*** SKIPPED: python3 is not installed ***\n");
+        return;
+    }
+    for (out, script) in [
+        (
+            "pty",
+            "import os,sys\nfd=os.open(sys.argv[1], os.O_RDONLY|os.O_NOCTTY)\nbuf=b''\nwhile buf.count(b'!')<4: buf+=os.read(fd,4096)\nsys.stdout.buffer.write(buf)",
+        ),
+        (
+            "tcp:0",
+            "import socket,sys\nh,p=sys.argv[1].rsplit(':',1)\ns=socket.create_connection((h,int(p)))\nbuf=b''\nwhile buf.count(b'!')<4: buf+=s.recv(4096)\nsys.stdout.buffer.write(buf)",
+        ),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+            .args(["sim", "--out", out, "--speed", "5", "--for", "60s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        lines.read_line(&mut first).unwrap();
+        let target = first.split_once(": ").unwrap().1.trim().to_owned();
+        let py = Command::new("python3").args(["-c", script, &target]).output().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(py.status.success(), "{out}: {}", text(&py.stderr));
+        // The first frame may be cut (the reader joined mid-telegram); the rest are whole.
+        let frames: Vec<p1::Frame> = p1::Decoder::new().decode(&py.stdout).collect();
+        let ok = frames.iter().filter(|f| matches!(f, p1::Frame::Ok { .. })).count();
+        assert!(ok >= 2, "{out}: {frames:?}");
+        assert!(
+            frames.iter().all(|f| matches!(f, p1::Frame::Ok { .. } | p1::Frame::Truncated { .. })),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn booking_from_the_shell_agreement_slot_refusals_and_cancel() {
+    let dir = std::env::temp_dir().join(format!("meterlab-book-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite:{}", dir.join("lab.db").display());
+    let _ = std::fs::remove_file(dir.join("lab.db"));
+    let run = |args: &[&str]| meterlab(&[args, &["--database", &db]].concat(), None);
+
+    let out = run(&["rig", "list"]);
+    let s = text(&out.stdout);
+    assert!(s.contains("rig-a\t8 meter variants") && s.contains("rig-b"), "{s}");
+
+    let out = run(&["book", "agree", "--holder", "ACME Dongles", "--email", "dev@acme.example"]);
+    let s = text(&out.stdout);
+    let code = s
+        .lines()
+        .find_map(|l| l.strip_prefix("access code: "))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(code.len(), 19, "XXXX-XXXX-XXXX-XXXX: {code}");
+
+    // Far enough ahead (the lead time is 7 days), on the hour.
+    let start = (clock::Timestamp::now() + clock::SignedDuration::from_hours(24 * 10)).as_second()
+        / 3600
+        * 3600;
+    let start = clock::Timestamp::from_second(start).unwrap().to_string();
+    let out = run(&[
+        "book",
+        "create",
+        "--agreement",
+        "1",
+        "--code",
+        &code,
+        "--rig",
+        "rig-a",
+        "--start",
+        &start,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("slot 1: rig-a"));
+
+    // Overlap, wrong code, too short notice: refused with the reason.
+    let out = run(&[
+        "book",
+        "create",
+        "--agreement",
+        "1",
+        "--code",
+        &code,
+        "--rig",
+        "rig-a",
+        "--start",
+        &start,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("rig-a is taken"), "{}", text(&out.stderr));
+    let out = run(&[
+        "book",
+        "create",
+        "--agreement",
+        "1",
+        "--code",
+        "AAAA-BBBB-CCCC-DDDD",
+        "--rig",
+        "rig-b",
+        "--start",
+        &start,
+    ]);
+    assert!(text(&out.stderr).contains("access code does not match"), "{}", text(&out.stderr));
+    let soon =
+        clock::Timestamp::from_second((clock::Timestamp::now().as_second() / 3600 + 25) * 3600)
+            .unwrap()
+            .to_string();
+    let out = run(&[
+        "book",
+        "create",
+        "--agreement",
+        "1",
+        "--code",
+        &code,
+        "--rig",
+        "rig-b",
+        "--start",
+        &soon,
+    ]);
+    assert!(text(&out.stderr).contains("at least 7 days ahead"), "{}", text(&out.stderr));
+
+    let out = run(&["book", "list"]);
+    assert!(text(&out.stdout).contains("1     rig-a  booked"), "{}", text(&out.stdout));
+    let out = run(&["book", "cancel", "1", "--agreement", "1", "--code", &code]);
+    assert!(out.status.success());
+    assert!(text(&run(&["book", "list"]).stdout).contains("cancelled"));
+    // The cancelled time is free again.
+    let out = run(&[
+        "book",
+        "create",
+        "--agreement",
+        "1",
+        "--code",
+        &code,
+        "--rig",
+        "rig-a",
+        "--start",
+        &start,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

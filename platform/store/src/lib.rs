@@ -36,6 +36,52 @@ pub enum StoreError {
     /// Stored data does not make sense (a timestamp out of range).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The slot overlaps another on the same rig (enforced by the database).
+    #[error("the rig is already booked from {start} to {end} (slot {slot})")]
+    Overlap {
+        /// The slot in the way.
+        slot: String,
+        /// Its start.
+        start: Timestamp,
+        /// Its end.
+        end: Timestamp,
+    },
+    /// No such row.
+    #[error("no {0}")]
+    NotFound(String),
+}
+
+/// A booked slot as the store keeps it: the columns the database needs to forbid overlaps,
+/// plus the booking crate's full record as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotRow {
+    /// Slot id.
+    pub id: String,
+    /// The rig.
+    pub rig: String,
+    /// The usage agreement.
+    pub agreement: String,
+    /// Start (inclusive).
+    pub start: Timestamp,
+    /// End (exclusive).
+    pub end: Timestamp,
+    /// Cancelled slots free their time.
+    pub cancelled: bool,
+    /// The full record (JSON).
+    pub body: String,
+}
+
+/// One audit entry (append-only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// When.
+    pub at: Timestamp,
+    /// Who (agreement id, `operator`, `system`).
+    pub actor: String,
+    /// What (`book`, `refuse`, `cancel`, `activate`, `end`, …).
+    pub action: String,
+    /// Details.
+    pub detail: String,
 }
 
 /// A dongle the platform knows, with its key and the meter it reads (R-NRT-10: the platform
@@ -180,6 +226,42 @@ pub trait Store: Send + Sync {
     fn insert_amr<'a>(&'a self, meter: &'a str, rows: &'a [AmrRow]) -> Fut<'a, u64>;
     /// AMR quarter hours of a meter in `[from, to)`.
     fn amr<'a>(&'a self, meter: &'a str, from: Timestamp, to: Timestamp) -> Fut<'a, Vec<AmrRow>>;
+    /// Stores a record by kind (`rigs`, `agreements`) and id, replacing it.
+    fn put_record<'a>(&'a self, kind: Record, id: &'a str, body: &'a str) -> Fut<'a, ()>;
+    /// Every record of a kind, by id.
+    fn records(&self, kind: Record) -> Fut<'_, Vec<(String, String)>>;
+    /// Books a slot; [`StoreError::Overlap`] if a non-cancelled slot on the same rig overlaps,
+    /// decided by the database under concurrency (PostgreSQL exclusion constraint, SQLite
+    /// write-locked transaction).
+    fn insert_slot<'a>(&'a self, slot: &'a SlotRow) -> Fut<'a, ()>;
+    /// Marks a slot cancelled and replaces its record.
+    fn cancel_slot<'a>(&'a self, id: &'a str, body: &'a str) -> Fut<'a, ()>;
+    /// Replaces a slot's record (state changes) without touching its time.
+    fn update_slot<'a>(&'a self, id: &'a str, body: &'a str) -> Fut<'a, ()>;
+    /// Slots, optionally of one rig, by start.
+    fn slots<'a>(&'a self, rig: Option<&'a str>) -> Fut<'a, Vec<SlotRow>>;
+    /// Appends to the audit log.
+    fn append_audit<'a>(&'a self, entries: &'a [AuditRow]) -> Fut<'a, ()>;
+    /// The audit log, oldest first.
+    fn audit(&self) -> Fut<'_, Vec<AuditRow>>;
+}
+
+/// Kinds of JSON records the store keeps for the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// Rigs and their variants.
+    Rigs,
+    /// Usage agreements.
+    Agreements,
+}
+
+impl Record {
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            Record::Rigs => "rigs",
+            Record::Agreements => "agreements",
+        }
+    }
 }
 
 /// Opens a store by URL and brings its schema up to date.

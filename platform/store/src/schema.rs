@@ -42,9 +42,55 @@ const COMMON_V1: &[&str] = &[
     )",
 ];
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "dongles, uploads with decoded registers, AMR quarter hours",
-    sqlite: COMMON_V1,
-    postgres: COMMON_V1,
-}];
+const SQLITE_V2: &[&str] = &[
+    "CREATE TABLE agreements (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    "CREATE TABLE slots (
+        id TEXT PRIMARY KEY,
+        rig TEXT NOT NULL,
+        agreement TEXT NOT NULL,
+        start_ms BIGINT NOT NULL,
+        end_ms BIGINT NOT NULL,
+        cancelled BIGINT NOT NULL DEFAULT 0,
+        body TEXT NOT NULL
+    )",
+    "CREATE INDEX slots_by_rig ON slots (rig, start_ms)",
+    "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)",
+    "CREATE TABLE rigs (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+];
+
+// PostgreSQL forbids overlapping slots itself: an exclusion constraint on (rig, [start, end)),
+// so concurrent bookings from several lab processes cannot double-book.
+const POSTGRES_V2: &[&str] = &[
+    // In `public`, once per database; two processes migrating at once may race to create it.
+    "DO $$ BEGIN CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public; \
+     EXCEPTION WHEN unique_violation OR duplicate_object THEN NULL; END $$",
+    "CREATE TABLE agreements (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    "CREATE TABLE slots (
+        id TEXT PRIMARY KEY,
+        rig TEXT NOT NULL,
+        agreement TEXT NOT NULL,
+        start_ms BIGINT NOT NULL,
+        end_ms BIGINT NOT NULL,
+        cancelled BIGINT NOT NULL DEFAULT 0,
+        body TEXT NOT NULL,
+        CONSTRAINT slots_no_overlap EXCLUDE USING gist (rig WITH =, int8range(start_ms, end_ms) WITH &&) WHERE (cancelled = 0)
+    )",
+    "CREATE INDEX slots_by_rig ON slots (rig, start_ms)",
+    "CREATE TABLE audit (id BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)",
+    "CREATE TABLE rigs (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+];
+
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "dongles, uploads with decoded registers, AMR quarter hours",
+        sqlite: COMMON_V1,
+        postgres: COMMON_V1,
+    },
+    Migration {
+        version: 2,
+        name: "rigs, usage agreements, slots without overlap, audit log",
+        sqlite: SQLITE_V2,
+        postgres: POSTGRES_V2,
+    },
+];

@@ -2,8 +2,8 @@
 
 use crate::schema::MIGRATIONS;
 use crate::{
-    AmrRow, DongleCounts, DongleRow, Fut, NewUpload, Outcome, SampleRow, Store, StoreError,
-    StoredUpload, Values, from_ms, ms,
+    AmrRow, AuditRow, DongleCounts, DongleRow, Fut, NewUpload, Outcome, Record, SampleRow, SlotRow,
+    Store, StoreError, StoredUpload, Values, from_ms, ms,
 };
 use clock::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -105,6 +105,73 @@ impl SqlStore {
             tx.commit().await?;
         }
         Ok(())
+    }
+
+    async fn insert_slot_impl(&self, slot: &SlotRow) -> Result<(), StoreError> {
+        let overlap = "SELECT * FROM slots WHERE rig = $1 AND cancelled = 0 AND start_ms < $3 AND end_ms > $2 ORDER BY start_ms LIMIT 1";
+        let insert = "INSERT INTO slots (id, rig, agreement, start_ms, end_ms, cancelled, body) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let bind_insert = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
+            q.bind(slot.id.clone())
+                .bind(slot.rig.clone())
+                .bind(slot.agreement.clone())
+                .bind(ms(slot.start))
+                .bind(ms(slot.end))
+                .bind(i64::from(slot.cancelled))
+                .bind(slot.body.clone())
+        };
+        match self.kind {
+            Kind::Sqlite => {
+                // SQLite has no exclusion constraints: take the write lock first (BEGIN
+                // IMMEDIATE), so check-then-insert is atomic against every other writer.
+                let mut conn = self.pool.acquire().await?;
+                conn.execute("BEGIN IMMEDIATE").await?;
+                let res: Result<(), StoreError> = async {
+                    let clash = sqlx::query(overlap)
+                        .bind(slot.rig.as_str())
+                        .bind(ms(slot.start))
+                        .bind(ms(slot.end))
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if let Some(row) = clash {
+                        let other = slot_of(&row)?;
+                        return Err(StoreError::Overlap {
+                            slot: other.id,
+                            start: other.start,
+                            end: other.end,
+                        });
+                    }
+                    bind_insert(sqlx::query(insert)).execute(&mut *conn).await?;
+                    Ok(())
+                }
+                .await;
+                let end = if res.is_ok() { "COMMIT" } else { "ROLLBACK" };
+                conn.execute(end).await?;
+                res
+            }
+            Kind::Postgres => match bind_insert(sqlx::query(insert)).execute(&self.pool).await {
+                Ok(_) => Ok(()),
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23P01") => {
+                    // The exclusion constraint fired; name the slot in the way.
+                    let row = sqlx::query(overlap)
+                        .bind(slot.rig.as_str())
+                        .bind(ms(slot.start))
+                        .bind(ms(slot.end))
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    match row.map(|r| slot_of(&r)).transpose()? {
+                        Some(o) => {
+                            Err(StoreError::Overlap { slot: o.id, start: o.start, end: o.end })
+                        }
+                        None => Err(StoreError::Overlap {
+                            slot: "?".into(),
+                            start: slot.start,
+                            end: slot.end,
+                        }),
+                    }
+                }
+                Err(e) => Err(e.into()),
+            },
+        }
     }
 
     async fn insert_uploads_impl(&self, batch: &[NewUpload]) -> Result<Vec<Outcome>, StoreError> {
@@ -234,6 +301,19 @@ fn upload_of(row: &AnyRow) -> Result<NewUpload, StoreError> {
         crc_ok: crc != 0,
         sig: row.try_get("sig")?,
         values: values_of(row)?,
+    })
+}
+
+fn slot_of(row: &AnyRow) -> Result<SlotRow, StoreError> {
+    let cancelled: i64 = row.try_get("cancelled")?;
+    Ok(SlotRow {
+        id: row.try_get("id")?,
+        rig: row.try_get("rig")?,
+        agreement: row.try_get("agreement")?,
+        start: from_ms(row.try_get("start_ms")?)?,
+        end: from_ms(row.try_get("end_ms")?)?,
+        cancelled: cancelled != 0,
+        body: row.try_get("body")?,
     })
 }
 
@@ -412,6 +492,110 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await?;
             rows.iter().map(amr_of).collect()
+        })
+    }
+
+    fn put_record<'a>(&'a self, kind: Record, id: &'a str, body: &'a str) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let sql = format!(
+                "INSERT INTO {t} (id, body) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                t = kind.table()
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(body).execute(&self.pool).await?;
+            Ok(())
+        })
+    }
+
+    fn records(&self, kind: Record) -> Fut<'_, Vec<(String, String)>> {
+        Box::pin(async move {
+            let sql = format!("SELECT id, body FROM {} ORDER BY id", kind.table());
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+            rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("body")?))).collect()
+        })
+    }
+
+    fn insert_slot<'a>(&'a self, slot: &'a SlotRow) -> Fut<'a, ()> {
+        Box::pin(self.insert_slot_impl(slot))
+    }
+
+    fn cancel_slot<'a>(&'a self, id: &'a str, body: &'a str) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let res = sqlx::query("UPDATE slots SET cancelled = 1, body = $2 WHERE id = $1")
+                .bind(id)
+                .bind(body)
+                .execute(&self.pool)
+                .await?;
+            if res.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("slot {id}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn update_slot<'a>(&'a self, id: &'a str, body: &'a str) -> Fut<'a, ()> {
+        Box::pin(async move {
+            sqlx::query("UPDATE slots SET body = $2 WHERE id = $1")
+                .bind(id)
+                .bind(body)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn slots<'a>(&'a self, rig: Option<&'a str>) -> Fut<'a, Vec<SlotRow>> {
+        Box::pin(async move {
+            let rows = match rig {
+                Some(r) => {
+                    sqlx::query("SELECT * FROM slots WHERE rig = $1 ORDER BY start_ms, id")
+                        .bind(r)
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+                None => {
+                    sqlx::query("SELECT * FROM slots ORDER BY start_ms, id")
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+            };
+            rows.iter().map(slot_of).collect()
+        })
+    }
+
+    fn append_audit<'a>(&'a self, entries: &'a [AuditRow]) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            for e in entries {
+                sqlx::query(
+                    "INSERT INTO audit (at_ms, actor, action, detail) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(ms(e.at))
+                .bind(e.actor.as_str())
+                .bind(e.action.as_str())
+                .bind(e.detail.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn audit(&self) -> Fut<'_, Vec<AuditRow>> {
+        Box::pin(async move {
+            let rows = sqlx::query("SELECT at_ms, actor, action, detail FROM audit ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(AuditRow {
+                        at: from_ms(r.try_get("at_ms")?)?,
+                        actor: r.try_get("actor")?,
+                        action: r.try_get("action")?,
+                        detail: r.try_get("detail")?,
+                    })
+                })
+                .collect()
         })
     }
 }

@@ -153,3 +153,65 @@ async fn a_reopened_file_store_keeps_everything_and_migrates_once() {
     assert_eq!(s.sequences("D1").await.unwrap(), vec![1]);
     assert!(matches!(SqlStore::open("mysql://x").await, Err(store::StoreError::Url(_))));
 }
+
+fn slot(id: &str, rig: &str, start: i64, hours: i64) -> store::SlotRow {
+    store::SlotRow {
+        id: id.into(),
+        rig: rig.into(),
+        agreement: "A1".into(),
+        start: t(start * 3600),
+        end: t((start + hours) * 3600),
+        cancelled: false,
+        body: format!("{{\"id\":\"{id}\"}}"),
+    }
+}
+
+#[tokio::test]
+async fn the_database_forbids_overlapping_slots_even_under_50_concurrent_attempts() {
+    for s in backends("slots").await {
+        let b = s.backend();
+        s.insert_slot(&slot("s1", "rig-a", 0, 22)).await.unwrap();
+        // Back to back is fine (half-open), the other rig is independent.
+        s.insert_slot(&slot("s2", "rig-a", 22, 22)).await.unwrap();
+        s.insert_slot(&slot("s3", "rig-b", 10, 22)).await.unwrap();
+        let err = s.insert_slot(&slot("s4", "rig-a", 21, 22)).await.unwrap_err();
+        assert!(
+            matches!(&err, store::StoreError::Overlap { slot, .. } if slot == "s1" || slot == "s2"),
+            "{b}: {err}"
+        );
+        // A cancelled slot frees its time.
+        s.cancel_slot("s2", "{}").await.unwrap();
+        s.insert_slot(&slot("s5", "rig-a", 30, 22)).await.unwrap();
+
+        // 50 concurrent attempts at overlapping times on a fresh rig: exactly one wins.
+        let s = std::sync::Arc::new(s);
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    s.insert_slot(&slot(&format!("race-{i}"), "rig-c", 100 + (i % 5), 22)).await
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => wins += 1,
+                Err(store::StoreError::Overlap { .. }) => {}
+                Err(e) => panic!("{b}: {e}"),
+            }
+        }
+        assert_eq!(wins, 1, "{b}");
+        let rig_c = s.slots(Some("rig-c")).await.unwrap();
+        assert_eq!(rig_c.len(), 1, "{b}");
+        s.append_audit(&[store::AuditRow {
+            at: t(0),
+            actor: "A1".into(),
+            action: "book".into(),
+            detail: "s1".into(),
+        }])
+        .await
+        .unwrap();
+        assert_eq!(s.audit().await.unwrap().len(), 1, "{b}");
+    }
+}

@@ -1,5 +1,6 @@
-//! Where a meter's bytes go: a pseudo-terminal in raw mode (with a stable symlink), a raw TCP
-//! port that any number of readers may attach to (like ser2net), or a real serial device.
+//! Where a meter's bytes go: an in-memory line, a pseudo-terminal in raw mode (with a stable
+//! symlink), a raw TCP port that any number of readers may attach to (like ser2net), or a real
+//! serial device.
 //!
 //! Every output is a [`FrameSink`]: `send` hands a telegram to a writer task and returns at once.
 //! A slow, absent or vanished reader never blocks the meter; what cannot be delivered is
@@ -199,6 +200,14 @@ impl Drop for Pty {
             let _ = std::fs::remove_file(l);
         }
     }
+}
+
+/// An in-memory line: frames written to the sink come out of the reader, optionally paced at
+/// a baud rate. The bulk of the lab's tests and accelerated runs use it.
+pub fn mem_line(baud: Option<u32>) -> (FrameSink, tokio::io::DuplexStream) {
+    // 64 KiB of line buffer: a reader that stops reading fills it, then frames are dropped.
+    let (writer, reader) = tokio::io::duplex(64 * 1024);
+    (spawn_writer(writer, baud), reader)
 }
 
 /// A real serial device (USB-serial P1 cable, or the input of a dongle under test).

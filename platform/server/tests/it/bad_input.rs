@@ -72,3 +72,46 @@ async fn bad_input_gets_its_4xx_with_a_reason_is_counted_and_loses_nothing_valid
         .unwrap();
     assert!(incidents.to_string().to_lowercase().contains("security"), "{incidents}");
 }
+
+#[tokio::test]
+async fn a_gap_in_sequence_numbers_is_reported_and_closed_by_the_backfill() {
+    // What a broker dropping QoS 1 messages would leave behind: the platform notices.
+    let app = start("sqlite::memory:", BrokerSpec::None).await;
+    let url = format!("{}/api/ingest/v1/uploads", app.url());
+    let send = |seqs: Vec<u64>| {
+        let url = url.clone();
+        async move {
+            let b = Batch { uploads: seqs.into_iter().map(|s| upload("D1", s)).collect() };
+            client().post(&url).json(&b).send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(send((0..10).chain(20..30).collect()).await, 200);
+    let get = || async {
+        client()
+            .get(format!("{}/api/admin/v1/incidents", app.url()))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let open_gap = |v: &serde_json::Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "sequence_gap" && i["closed_at"].is_null())
+    };
+    assert!(open_gap(&get().await), "{}", get().await);
+    let status: serde_json::Value = client()
+        .get(format!("{}/api/admin/v1/dongles", app.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status[0]["missing"], 10, "{status}");
+    assert_eq!(send((10..20).collect()).await, 200);
+    assert!(!open_gap(&get().await), "the backfill closes the gap: {}", get().await);
+}

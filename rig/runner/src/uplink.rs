@@ -1,0 +1,202 @@
+//! How a dongle's uploads reach the platform: REST (batched POST) or MQTT (QoS 1).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+use wire::ingest::v1::{Batch, Receipt, Upload};
+
+/// An uplink failed; the dongle keeps the uploads and retries with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum UplinkError {
+    /// Network or broker trouble.
+    #[error("uplink: {0}")]
+    Transport(String),
+    /// The platform answered with an error status.
+    #[error("platform answered {status}: {body}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// The error body.
+        body: String,
+    },
+}
+
+/// A boxed future, so uplinks can be shared as `Arc<dyn Uplink>`.
+pub type UplinkFuture<'a> = Pin<Box<dyn Future<Output = Result<Receipt, UplinkError>> + Send + 'a>>;
+
+/// Carries uploads to the platform. `Ok` means the platform (or broker) took them.
+pub trait Uplink: Send + Sync {
+    /// Sends one batch.
+    fn send<'a>(&'a self, uploads: &'a [Upload]) -> UplinkFuture<'a>;
+}
+
+/// `POST {base}/api/ingest/v1/uploads`.
+#[derive(Debug, Clone)]
+pub struct HttpUplink {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl HttpUplink {
+    /// An uplink to the platform at `base` (`http://127.0.0.1:8080`).
+    pub fn new(base: &str) -> HttpUplink {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        HttpUplink { client, url: format!("{}/api/ingest/v1/uploads", base.trim_end_matches('/')) }
+    }
+}
+
+impl Uplink for HttpUplink {
+    fn send<'a>(&'a self, uploads: &'a [Upload]) -> UplinkFuture<'a> {
+        Box::pin(async move {
+            let batch = Batch { uploads: uploads.to_vec() };
+            let r = self
+                .client
+                .post(&self.url)
+                .json(&batch)
+                .send()
+                .await
+                .map_err(|e| UplinkError::Transport(e.to_string()))?;
+            let status = r.status().as_u16();
+            // 4xx answers carry a receipt too (what was refused and why): the dongle must not
+            // retry those forever, so they count as delivered with rejections.
+            if status == 200 || (400..500).contains(&status) && status != 413 && status != 429 {
+                if let Ok(receipt) = r.json::<Receipt>().await {
+                    return Ok(receipt);
+                }
+                return Err(UplinkError::Status { status, body: "no receipt".into() });
+            }
+            let body = r.text().await.unwrap_or_default();
+            Err(UplinkError::Status { status, body })
+        })
+    }
+}
+
+/// Publishes each batch on the dongle's topic at QoS 1 and waits for the broker's PUBACK.
+pub struct MqttUplink {
+    client: rumqttc::AsyncClient,
+    acks: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Result<(), String>>>,
+}
+
+impl MqttUplink {
+    /// Connects dongle `id` to the broker at `addr`.
+    pub fn connect(id: &str, addr: std::net::SocketAddr) -> MqttUplink {
+        let mut opts =
+            rumqttc::MqttOptions::new(format!("dongle-{id}"), addr.ip().to_string(), addr.port());
+        opts.set_max_packet_size(
+            wire::ingest::v1::MAX_BODY + 1024,
+            wire::ingest::v1::MAX_BODY + 1024,
+        );
+        opts.set_keep_alive(Duration::from_secs(30));
+        let (client, mut events) = rumqttc::AsyncClient::new(opts, 16);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                match events.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
+                        if tx.send(Ok(())).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        // Report the failure to a waiting send, then reconnect on the next poll.
+                        let _ = tx.send(Err(e.to_string()));
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+        MqttUplink { client, acks: tokio::sync::Mutex::new(rx) }
+    }
+}
+
+impl Uplink for MqttUplink {
+    fn send<'a>(&'a self, uploads: &'a [Upload]) -> UplinkFuture<'a> {
+        Box::pin(async move {
+            let Some(first) = uploads.first() else { return Ok(Receipt::default()) };
+            // One batch in flight per dongle: the PUBACK that comes next is this batch's.
+            let mut acks = self.acks.lock().await;
+            while acks.try_recv().is_ok() {}
+            let body = serde_json::to_vec(&Batch { uploads: uploads.to_vec() })
+                .map_err(|e| UplinkError::Transport(e.to_string()))?;
+            self.client
+                .publish(
+                    wire::ingest::v1::topic(&first.dongle),
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    body,
+                )
+                .await
+                .map_err(|e| UplinkError::Transport(e.to_string()))?;
+            match tokio::time::timeout(Duration::from_secs(10), acks.recv()).await {
+                Ok(Some(Ok(()))) => Ok(Receipt {
+                    stored: uploads.iter().map(|u| u.seq).collect(),
+                    ..Receipt::default()
+                }),
+                Ok(Some(Err(e))) => Err(UplinkError::Transport(e)),
+                _ => Err(UplinkError::Transport("no PUBACK within 10 s".into())),
+            }
+        })
+    }
+}
+
+/// The grid operator's head-end for AMR meters (no P1 port): it reads their quarter hours and
+/// delivers each day's records to the platform in one batch (R-DAT-2).
+#[derive(Debug, Clone)]
+pub struct HeadEnd {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl HeadEnd {
+    /// A head-end posting to the platform at `base` with its bearer `token`.
+    pub fn new(base: &str, token: &str) -> HeadEnd {
+        HeadEnd {
+            client: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// Delivers one batch of quarter hours of `meter`; returns how many were new.
+    pub async fn deliver(
+        &self,
+        meter: &str,
+        records: &[meter::QuarterRecord],
+    ) -> Result<u64, UplinkError> {
+        let batch = wire::ingest::v1::AmrBatch {
+            meter: meter.to_owned(),
+            quarters: records
+                .iter()
+                .map(|r| wire::ingest::v1::AmrQuarter {
+                    start: r.start,
+                    active_import_wh: r.active_import_wh,
+                    active_export_wh: r.active_export_wh,
+                    reactive_import_varh: r.reactive_import_varh,
+                    reactive_export_varh: r.reactive_export_varh,
+                    production_wh: r.production_wh,
+                    auxiliary_wh: r.auxiliary_wh,
+                })
+                .collect(),
+        };
+        let r = self
+            .client
+            .post(format!("{}/api/ingest/v1/amr/{meter}", self.base))
+            .bearer_auth(&self.token)
+            .json(&batch)
+            .send()
+            .await
+            .map_err(|e| UplinkError::Transport(e.to_string()))?;
+        let status = r.status().as_u16();
+        let body: serde_json::Value =
+            r.json().await.map_err(|e| UplinkError::Transport(e.to_string()))?;
+        if status != 200 {
+            return Err(UplinkError::Status { status, body: body.to_string() });
+        }
+        Ok(body["stored"].as_u64().unwrap_or(0))
+    }
+}

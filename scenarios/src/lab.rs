@@ -1,0 +1,39 @@
+//! Wiring shared by the commands that run rigs against a platform.
+
+use anyhow::{Context, Result, bail};
+use clock::Timestamp;
+use std::sync::Arc;
+
+/// A simulated dongle for a rig meter: a fresh key, registered with the platform (its admin
+/// API keeps the dongle ↔ meter link, R-NRT-10), uploading over REST.
+pub(crate) async fn dongle_for(
+    platform: &str,
+    rig: &str,
+    meter_name: &str,
+    index: u64,
+    variant: &meter::Variant,
+    start: Timestamp,
+) -> Result<(dongle::Dongle, Arc<dyn runner::Uplink>)> {
+    use std::io::Read;
+    let mut key = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .context("reading /dev/urandom")?;
+    let id = format!("{rig}-{meter_name}");
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/admin/v1/dongles", platform.trim_end_matches('/')))
+        .json(&serde_json::json!({ "id": id, "key_hex": wire::hex(&key), "meter": variant.equipment_id }))
+        .send()
+        .await
+        .with_context(|| format!("registering dongle {id} at {platform}: is the platform running?"))?;
+    if !r.status().is_success() {
+        bail!("registering dongle {id}: the platform answered {}", r.status());
+    }
+    let mut config = dongle::Config::new(id, key.to_vec());
+    config.seed = index;
+    if let Some(k) = &variant.encryption_key {
+        config.smarty_keys = Some(p1::smarty::Keys::from_hex(k)?);
+    }
+    let uplink: Arc<dyn runner::Uplink> = Arc::new(runner::HttpUplink::new(platform));
+    Ok((dongle::Dongle::new(config, start), uplink))
+}
