@@ -22,10 +22,17 @@ pub(crate) async fn dongle_for(
     let id = format!("{rig}-{meter_name}");
     let r = reqwest::Client::new()
         .post(format!("{}/api/admin/v1/dongles", platform.trim_end_matches('/')))
-        .json(&serde_json::json!({ "id": id, "key_hex": wire::hex(&key), "meter": variant.equipment_id }))
+        .json(&serde_json::json!({
+            "id": id,
+            "key_hex": wire::hex(&key),
+            "meter": variant.equipment_id,
+            "interval_s": variant.interval_s,
+        }))
         .send()
         .await
-        .with_context(|| format!("registering dongle {id} at {platform}: is the platform running?"))?;
+        .with_context(|| {
+            format!("registering dongle {id} at {platform}: is the platform running?")
+        })?;
     if !r.status().is_success() {
         bail!("registering dongle {id}: the platform answered {}", r.status());
     }

@@ -12,6 +12,7 @@ mod p1cmd;
 mod platform;
 mod rigcmd;
 mod sim;
+mod up;
 
 /// A hardware-in-the-loop test and simulation lab for smart-meter data services:
 /// simulated P1/AMR/gas meters and dongles feeding a reference data platform.
@@ -27,8 +28,9 @@ enum Command {
     /// Decode and check P1 telegrams (files, stdin, captures).
     #[command(subcommand)]
     P1(p1cmd::P1Command),
-    /// [not built yet: issue #7] Boot the whole lab: platform, two rigs, dongles, ptys.
-    Up,
+    /// Boot the whole lab: platform, two rigs with every meter variant on ptys and TCP ports,
+    /// a dongle per meter; prints where everything is. Ctrl-C stops cleanly.
+    Up(up::UpArgs),
     /// [not built yet: issue #8] The console (TUI), attached to a running lab.
     Console,
     /// [not built yet: issue #7] Run Gherkin scenario suites headless.
@@ -53,7 +55,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res: Result<ExitCode> = match cli.command {
         Command::P1(cmd) => p1cmd::run(cmd),
-        Command::Up | Command::Test => not_yet("this", 7),
+        Command::Up(args) => up::run(args),
+        Command::Test => not_yet("the scenario runner", 7),
         Command::Console => not_yet("the console", 8),
         Command::Sim(args) => sim::run(args),
         Command::Platform(args) => platform::run(args),

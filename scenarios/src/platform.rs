@@ -6,18 +6,37 @@ use server::{App, BrokerSpec, Config};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+/// Where the platform listens and what it stores in: shared by `platform` and `up`.
 #[derive(Args)]
-pub(crate) struct PlatformArgs {
+pub(crate) struct PlatformOpts {
     /// HTTP listen address (port 0 picks a free port; the line `api: http://…` says which).
     #[arg(long, default_value = "127.0.0.1:8080", env = "MLAB_LISTEN")]
-    listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// Store: sqlite:PATH (embedded default, WAL), sqlite::memory:, or postgres://USER:PASS@HOST/DB.
     #[arg(long, default_value = "sqlite:meterlab.db", env = "MLAB_DATABASE")]
-    database: String,
+    pub(crate) database: String,
     /// MQTT ingest: embedded (in-process broker on 1883), embedded:PORT, mqtt://HOST:PORT
     /// (e.g. Mosquitto), or none.
     #[arg(long, default_value = "embedded", env = "MLAB_MQTT")]
-    mqtt: String,
+    pub(crate) mqtt: String,
+}
+
+impl PlatformOpts {
+    /// The platform configuration these options describe.
+    pub(crate) fn config(&self) -> Result<Config> {
+        Ok(Config {
+            listen: self.listen,
+            database: self.database.clone(),
+            mqtt: self.mqtt.parse::<BrokerSpec>().map_err(anyhow::Error::msg)?,
+            ..Config::default()
+        })
+    }
+}
+
+#[derive(Args)]
+pub(crate) struct PlatformArgs {
+    #[command(flatten)]
+    opts: PlatformOpts,
     /// Bearer token the AMR head-end must send.
     #[arg(long, default_value = "meterlab-headend-dev", env = "MLAB_HEADEND_TOKEN")]
     headend_token: String,
@@ -27,23 +46,16 @@ pub(crate) struct PlatformArgs {
 }
 
 pub(crate) fn run(args: PlatformArgs) -> Result<ExitCode> {
-    let mqtt: BrokerSpec = args.mqtt.parse().map_err(anyhow::Error::msg)?;
+    let config = Config { headend_token: args.headend_token.clone(), ..args.opts.config()? };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
-        let config = Config {
-            listen: args.listen,
-            database: args.database.clone(),
-            mqtt,
-            headend_token: args.headend_token.clone(),
-            ..Config::default()
-        };
         let app = App::start(config)
             .await
-            .with_context(|| format!("starting the platform on {}", args.database))?;
+            .with_context(|| format!("starting the platform on {}", args.opts.database))?;
         for d in &args.dongles {
             let mut parts = d.splitn(3, ':');
             let (Some(id), Some(key)) = (parts.next(), parts.next()) else {
@@ -58,7 +70,7 @@ pub(crate) fn run(args: PlatformArgs) -> Result<ExitCode> {
         if let Some(m) = app.mqtt {
             println!("mqtt: mqtt://{m}");
         }
-        println!("store: {}", args.database);
+        println!("store: {}", args.opts.database);
         eprintln!(
             "meterlab platform: running; Ctrl-C stops (uploads are acknowledged only once stored)"
         );

@@ -36,7 +36,7 @@ fn help_lists_every_subcommand_and_says_what_is_not_built() {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
     assert!(help.contains("not built yet"));
-    let out = meterlab(&["up"], None);
+    let out = meterlab(&["test"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("issue #7"));
 }
@@ -381,4 +381,77 @@ fn booking_from_the_shell_agreement_slot_refusals_and_cancel() {
         &start,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// The README's main command, as a new user runs it: the API answers, a printed pty delivers
+/// valid telegrams, the dongles feed the platform, and Ctrl-C stops cleanly.
+#[test]
+fn meterlab_up_boots_the_lab_and_stops_cleanly_on_ctrl_c() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = std::env::temp_dir().join(format!("meterlab-up-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite:{}", dir.join("lab.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .args(["up", "--listen", "127.0.0.1:0", "--mqtt", "embedded:0", "--database", &db])
+        .args(["--run-dir", dir.join("run").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop the lab even when an assertion fails, so no `meterlab up` outlives the test.
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Command::new("kill").args(["-KILL", &self.0.to_string()]).status();
+        }
+    }
+    let _guard = Kill(child.id());
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    while lines.iter().filter(|l: &&String| l.starts_with("rig-")).count() < 14 {
+        let mut l = String::new();
+        assert!(out.read_line(&mut l).unwrap() > 0, "meterlab up ended early: {lines:?}");
+        lines.push(l.trim_end().to_owned());
+    }
+    let api = lines.iter().find_map(|l| l.strip_prefix("api: ")).unwrap().to_owned();
+    let addr = api.strip_prefix("http://").unwrap();
+    let health = http_get(addr, "/health");
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    // A link printed for a meter reads like a serial port.
+    let link = lines.iter().find(|l| l.starts_with("rig-b/meter-02")).unwrap();
+    let link = link.split('\t').find_map(|f| f.strip_prefix("link ")).unwrap().to_owned();
+    let mut dev = std::fs::File::open(&link).unwrap();
+    let mut decoder = p1::Decoder::new();
+    let mut ok = 0;
+    let mut buf = [0u8; 4096];
+    while ok < 2 {
+        let n = dev.read(&mut buf).unwrap();
+        ok += decoder.decode(&buf[..n]).filter(|f| matches!(f, p1::Frame::Ok { .. })).count();
+    }
+    // The dongles reach the platform.
+    let dongles = http_get(addr, "/api/admin/v1/dongles");
+    assert_eq!(
+        dongles.matches("\"dongle\":").count(),
+        14,
+        "14 P1 meters, a dongle each: {dongles}"
+    );
+    assert!(
+        dongles.contains("\"expected_interval\":\"PT10S\""),
+        "Smarty and DSMR 4.2 dongles send every 10 s"
+    );
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("meterlab up: stopped"), "{err}");
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
 }

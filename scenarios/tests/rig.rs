@@ -68,3 +68,62 @@ async fn rig_meters_reach_the_platform_through_their_dongles_until_the_hard_stop
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(app.ingest.stored_sequences("rig-a-meter-00").await.len(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dongles_upload_over_mqtt_and_the_head_end_delivers_amr_days() {
+    let app = App::start(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: "sqlite::memory:".into(),
+        mqtt: BrokerSpec::Embedded { port: 0 },
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    while !app.ingest.mqtt_subscribed() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let start: Timestamp = "2026-06-01T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(SimClock::accelerated(start, 20.0).unwrap());
+    let catalogue = meter::Catalogue::builtin();
+    let v = catalogue.get("fluvius-s211-1.7.1").unwrap();
+    let mut m = meter::Meter::new(v, &"household".parse().unwrap(), 5, start).unwrap();
+    m.open_port();
+    let key = b"mqtt-dongle-key-0123456789abcdef".to_vec();
+    app.ingest.register_dongle("mqtt-d1", &key, None).await.unwrap();
+    let uplink: Arc<dyn runner::Uplink> =
+        Arc::new(runner::MqttUplink::connect("mqtt-d1", app.mqtt.unwrap()));
+    let end = start + clock::SignedDuration::from_secs(60);
+    let setup = runner::MeterSetup {
+        name: "meter-01".into(),
+        meter: m,
+        pty: None,
+        tcp: None,
+        dongle: Some((dongle::Dongle::new(dongle::Config::new("mqtt-d1", key), start), uplink)),
+    };
+    let rig = runner::serve(vec![setup], clock.clone(), Some(end), false).await.unwrap();
+    clock.sleep_until(end).await;
+    rig.stop().await;
+    let mut n = 0;
+    for _ in 0..200 {
+        n = app.ingest.stored_sequences("mqtt-d1").await.len();
+        if n >= 59 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(n >= 59, "only {n} of 60 uploads arrived over MQTT");
+
+    // An AMR meter has no P1 port: the head-end delivers its day in one batch (R-DAT-2).
+    let amr = catalogue.get("amr-business").unwrap();
+    let (from, to) = clock::day_bounds("2026-06-01".parse().unwrap());
+    let mut meter =
+        meter::AmrMeter::new(amr, &"business:50000+pv:20".parse().unwrap(), 1, from).unwrap();
+    let day = meter.tick(to);
+    let head_end = runner::HeadEnd::new(&app.url(), "meterlab-headend-dev");
+    assert_eq!(head_end.deliver(&amr.equipment_id, &day).await.unwrap(), 96);
+    assert_eq!(
+        head_end.deliver(&amr.equipment_id, &day).await.unwrap(),
+        0,
+        "a redelivery stores nothing twice"
+    );
+}

@@ -197,6 +197,9 @@ struct NewDongle {
     key_hex: String,
     #[serde(default)]
     meter: Option<String>,
+    /// Seconds between uploads (1 for BE/NL5 meters, 10 for DSMR 4 and Smarty).
+    #[serde(default)]
+    interval_s: Option<u32>,
 }
 
 async fn register(
@@ -213,7 +216,8 @@ async fn register(
     let Some(key) = wire::unhex(&d.key_hex).filter(|k| k.len() >= 16) else {
         return err(StatusCode::BAD_REQUEST, "bad_key", "key_hex must be at least 16 bytes of hex");
     };
-    match ctx.ingest.register_dongle(&d.id, &key, d.meter.as_deref()).await {
+    let every = clock::SignedDuration::from_secs(i64::from(d.interval_s.unwrap_or(1).max(1)));
+    match ctx.ingest.register_dongle_every(&d.id, &key, d.meter.as_deref(), every).await {
         Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({ "id": d.id }))).into_response(),
         Err(e) => unavailable(IngestError::Unavailable(e.to_string())),
     }
@@ -338,17 +342,27 @@ async fn quarter_hours(
     }
 }
 
-async fn days(State(ctx): State<Ctx>, Path(id): Path<String>, Query(r): Query<Range>) -> Response {
-    let (from, to) = match parse_range(&r) {
+/// Whole Brussels days covering `[from, to)` with the samples they need, derived by `f`.
+async fn by_days<T: serde::Serialize>(
+    ctx: &Ctx,
+    id: &str,
+    r: &Range,
+    f: impl Fn(&[derive::Sample], clock::civil::Date, clock::civil::Date, &derive::Options) -> T,
+) -> Response {
+    let (from, to) = match parse_range(r) {
         Ok(x) => x,
         Err(e) => return e,
     };
     let (first, last) =
         (clock::local_date(from), clock::local_date(to - clock::SignedDuration::from_secs(1)));
-    match samples(&ctx, &id, clock::day_start(first), clock::day_bounds(last).1).await {
-        Ok(s) => Json(derive::days(&s, first, last, &derive::Options::default())).into_response(),
+    match samples(ctx, id, clock::day_start(first), clock::day_bounds(last).1).await {
+        Ok(s) => Json(f(&s, first, last, &derive::Options::default())).into_response(),
         Err(e) => e,
     }
+}
+
+async fn days(State(ctx): State<Ctx>, Path(id): Path<String>, Query(r): Query<Range>) -> Response {
+    by_days(&ctx, &id, &r, derive::days).await
 }
 
 async fn months(
@@ -356,16 +370,7 @@ async fn months(
     Path(id): Path<String>,
     Query(r): Query<Range>,
 ) -> Response {
-    let (from, to) = match parse_range(&r) {
-        Ok(x) => x,
-        Err(e) => return e,
-    };
-    let (first, last) =
-        (clock::local_date(from), clock::local_date(to - clock::SignedDuration::from_secs(1)));
-    match samples(&ctx, &id, clock::day_start(first), clock::day_bounds(last).1).await {
-        Ok(s) => Json(derive::months(&s, first, last, &derive::Options::default())).into_response(),
-        Err(e) => e,
-    }
+    by_days(&ctx, &id, &r, derive::months).await
 }
 
 async fn raw_upload(State(ctx): State<Ctx>, Path((id, seq)): Path<(String, u64)>) -> Response {

@@ -82,6 +82,17 @@ impl Ingest {
         key: &[u8],
         meter: Option<&str>,
     ) -> Result<(), store::StoreError> {
+        self.register_dongle_every(id, key, meter, clock::SignedDuration::from_secs(1)).await
+    }
+
+    /// Registers a dongle that uploads every `interval` (supervision judges it by that).
+    pub async fn register_dongle_every(
+        &self,
+        id: &str,
+        key: &[u8],
+        meter: Option<&str>,
+        interval: clock::SignedDuration,
+    ) -> Result<(), store::StoreError> {
         self.store
             .put_dongle(&DongleRow {
                 id: id.into(),
@@ -93,7 +104,7 @@ impl Ingest {
             k.insert(id.into(), key.to_vec());
         }
         if let Ok(mut s) = self.supervisor.lock() {
-            s.register_dongle(id, clock::SignedDuration::from_secs(1), self.clock.now());
+            s.register_dongle(id, interval, self.clock.now());
         }
         Ok(())
     }

@@ -164,7 +164,10 @@ async fn run_meter(
                 }
                 continue;
             }
-            _ = stopped.changed() => break,
+            _ = stopped.changed() => {
+                flush(&mut dongle, clock.as_ref()).await;
+                break;
+            }
         }
         let now = clock.now().max(due);
         if let Some(bytes) = meter.tick(now) {
@@ -191,6 +194,27 @@ async fn run_meter(
                     let _ = results.send((tx.id, outcome));
                 });
             }
+        }
+    }
+}
+
+/// On a clean stop, hands what the dongle still buffers to the uplink (for a few seconds at
+/// most), so a shutdown loses nothing that the platform could still take.
+async fn flush(dongle: &mut Option<(dongle::Dongle, Arc<dyn Uplink>)>, clock: &dyn Clock) {
+    let Some((d, uplink)) = dongle else { return };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        // Past any send interval or backoff, so the buffer drains now.
+        let now = d.next_deadline().map_or(clock.now(), |t| t.max(clock.now()));
+        let Some(tx) = d.poll_transmit(now) else { break };
+        let outcome = match uplink.send(&tx.uploads).await {
+            Ok(receipt) => dongle::TransmitOutcome::Ok(receipt),
+            Err(_) => dongle::TransmitOutcome::Failed,
+        };
+        let failed = matches!(outcome, dongle::TransmitOutcome::Failed);
+        d.on_transmit_result(now, tx.id, outcome);
+        if failed {
+            break;
         }
     }
 }

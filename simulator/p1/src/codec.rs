@@ -14,6 +14,8 @@ pub enum Malformed {
     NoEnd,
     /// The header line after `/` is empty or not followed by a line end.
     BadHeader,
+    /// A byte outside ASCII: P1 telegrams are ASCII, so this is line noise inside a frame.
+    NotAscii,
     /// What follows `!` is not 0–4 hex digits and a line end.
     BadCrcField,
     /// A data line is not `OBIS(…)(…)`; `line` counts from 1 at the header.
@@ -38,6 +40,9 @@ impl fmt::Display for Malformed {
             Malformed::NoStart => f.write_str("the frame does not start with '/'"),
             Malformed::NoEnd => f.write_str("no '!' ends the telegram"),
             Malformed::BadHeader => f.write_str("the identification line after '/' is empty"),
+            Malformed::NotAscii => {
+                f.write_str("a byte outside ASCII inside the telegram (line noise?)")
+            }
             Malformed::BadCrcField => {
                 f.write_str("the CRC after '!' is not 4 hexadecimal digits followed by CR LF")
             }
@@ -161,6 +166,9 @@ fn decode_frame(frame: &[u8]) -> Result<Telegram, DecodeError> {
         if expected != computed {
             return Err(DecodeError::Crc { expected, computed });
         }
+    }
+    if !frame[..bang].is_ascii() {
+        return Err(malformed(Malformed::NotAscii));
     }
     let mut telegram = parse_body(&frame[1..bang])?;
     telegram.has_crc = has_crc;

@@ -150,3 +150,12 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn bytes_outside_ascii_inside_a_frame_are_malformed_not_mangled() {
+    // Found by `p1_shaped_soup_never_panics`: a frame whose header held a stray 0xDB decoded
+    // with a replacement character and no longer re-encoded to its own bytes.
+    let t = b"/\xdb\x08SAG12345\x82\x00 0\r\n\r\n!";
+    let bytes = [&t[..], format!("{:04X}\r\n", p1::crc16(t)).as_bytes()].concat();
+    assert_eq!(Telegram::decode(&bytes), Err(DecodeError::Malformed(Malformed::NotAscii)));
+}
