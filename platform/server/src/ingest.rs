@@ -224,6 +224,15 @@ impl Ingest {
         self.counters.mqtt_subscribed.load(Ordering::Relaxed)
     }
 
+    /// Supervision's view of one dongle.
+    pub fn supervision_status(
+        &self,
+        dongle: &str,
+        now: Timestamp,
+    ) -> Option<supervision::DongleStatus> {
+        self.supervisor.lock().ok()?.dongle_status(dongle, now)
+    }
+
     /// Time passes for supervision (dongles go stale and offline).
     pub fn tick(&self) {
         if let Ok(mut s) = self.supervisor.lock() {

@@ -1,0 +1,238 @@
+//! The `Lab`: the platform, rigs of meters with their dongles, the booking ledger and a
+//! simulated clock, wired in process. Gherkin steps (tests/gherkin) are thin calls on it.
+//!
+//! One `Lab` per scenario: each has its own clock, store (SQLite in memory) and seed, so
+//! scenarios run side by side and the same seed gives the same run. Time moves only when a
+//! step says so (`run_for`), second by second: meters tick, dongles read their P1 bytes and
+//! upload in process to the platform's ingest pipeline (the same pipeline REST and MQTT
+//! feed), and the ledger's events (slot start, hard stop at slot end) are applied.
+
+use anyhow::{Context, Result, anyhow};
+use booking::{AgreementId, Ledger, Policy, Slot};
+use clock::{Clock, SignedDuration, SimClock, Timestamp};
+use server::{App, BrokerSpec, Config};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use wire::ingest::v1::Batch;
+
+/// One meter of a rig, with the dongle on its P1 port.
+pub struct LabMeter {
+    /// `rig-a`.
+    pub rig: String,
+    /// Its variant id.
+    pub variant: String,
+    /// The dongle id (`rig-a/fluvius-t211-1.7.1`).
+    pub dongle_id: String,
+    meter: meter::Meter,
+    dongle: dongle::Dongle,
+    /// Telegrams it emitted.
+    pub telegrams: u64,
+    /// Whether its lines are live (a slot holds the rig, or the rig is ephemeral).
+    pub live: bool,
+    link_down_until: Option<Timestamp>,
+}
+
+/// The lab of one scenario.
+pub struct Lab {
+    /// The platform.
+    pub app: App,
+    clock: Arc<SimClock>,
+    /// The booking ledger (the lab's, not the platform's).
+    pub ledger: Ledger,
+    /// Meters by position.
+    pub meters: Vec<LabMeter>,
+    codes: BTreeMap<u64, String>,
+    seed: u64,
+}
+
+impl Lab {
+    /// A lab whose clock starts at `start`, with no rigs attached yet.
+    pub async fn new(start: Timestamp, seed: u64) -> Result<Lab> {
+        let clock = Arc::new(SimClock::new(start));
+        let app = App::start_with_clock(
+            Config {
+                listen: "127.0.0.1:0".parse()?,
+                database: "sqlite::memory:".into(),
+                mqtt: BrokerSpec::None,
+                ..Config::default()
+            },
+            clock.clone(),
+        )
+        .await
+        .context("starting the lab's platform")?;
+        let catalogue = meter::Catalogue::builtin();
+        let variants: Vec<(&str, &str)> =
+            catalogue.all().iter().map(|v| (v.id.as_str(), v.firmware.as_str())).collect();
+        let ledger = Ledger::new(Policy::default(), booking::default_rigs(&variants))
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok(Lab { app, clock, ledger, meters: Vec::new(), codes: BTreeMap::new(), seed })
+    }
+
+    /// Simulated now.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Moves the clock to `t` without running meters (for scenarios that start later).
+    pub fn jump_to(&mut self, t: Timestamp) -> Result<()> {
+        self.clock.set(t).map_err(|e| anyhow!("{e}"))?;
+        for m in &mut self.meters {
+            m.meter.advance(t);
+        }
+        Ok(())
+    }
+
+    /// Puts every P1 variant of `rig` on the lab with a registered dongle each. `live`: the
+    /// lines carry telegrams at once (an ephemeral CI rig); otherwise only during a slot.
+    pub async fn attach_rig(&mut self, rig: &str, live: bool) -> Result<()> {
+        let catalogue = meter::Catalogue::builtin();
+        let now = self.now();
+        let variants: Vec<String> = self
+            .ledger
+            .rig(rig)
+            .ok_or_else(|| anyhow!("no rig {rig}"))?
+            .variants
+            .iter()
+            .map(|v| v.variant_id.clone())
+            .collect();
+        for (i, id) in variants.iter().enumerate() {
+            let v = catalogue.get(id)?;
+            if v.baud == 0 {
+                continue;
+            }
+            let seed = self.seed.wrapping_add(i as u64);
+            let mut meter = meter::Meter::new(v, &"household:3500+pv:4".parse()?, seed, now)?;
+            meter.open_port();
+            let dongle_id = format!("{rig}/{}", v.id);
+            let key = format!("lab-key-{dongle_id}-0123456789").into_bytes();
+            self.app
+                .ingest
+                .register_dongle_every(
+                    &dongle_id,
+                    &key,
+                    Some(&v.equipment_id),
+                    SignedDuration::from_secs(i64::from(v.interval_s)),
+                )
+                .await?;
+            let mut config = dongle::Config::new(dongle_id.clone(), key);
+            config.seed = seed;
+            if let Some(k) = &v.encryption_key {
+                config.smarty_keys = Some(p1::smarty::Keys::from_hex(k)?);
+            }
+            self.meters.push(LabMeter {
+                rig: rig.into(),
+                variant: v.id.clone(),
+                dongle_id,
+                meter,
+                dongle: dongle::Dongle::new(config, now),
+                telegrams: 0,
+                live,
+                link_down_until: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Signs a usage agreement; returns its number (the code is kept by the lab).
+    pub fn sign_agreement(&mut self, holder: &str) -> Result<u64> {
+        let entropy = (self.seed ^ self.codes.len() as u64).to_le_bytes();
+        let mut e = [0u8; 16];
+        e[..8].copy_from_slice(&entropy);
+        e[8..].copy_from_slice(&entropy);
+        let (a, code) = self
+            .ledger
+            .sign_agreement(
+                self.now(),
+                holder,
+                &format!("{}@example.test", holder.to_lowercase().replace(' ', ".")),
+                e,
+            )
+            .map_err(|err| anyhow!("{err}"))?;
+        self.codes.insert(a.id.0, code.as_str().to_owned());
+        Ok(a.id.0)
+    }
+
+    /// Books a slot for an agreement; the error is the ledger's message.
+    pub fn book(&mut self, agreement: u64, rig: &str, start: Timestamp) -> Result<Slot, String> {
+        let code = self.codes.get(&agreement).cloned().unwrap_or_default();
+        self.ledger
+            .book(self.now(), AgreementId(agreement), &code, rig, start)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Cuts a dongle's uplink for a while (Wi-Fi loss).
+    pub fn link_down(&mut self, variant: &str, duration: SignedDuration) {
+        let until = self.now() + duration;
+        for m in self.meters.iter_mut().filter(|m| m.variant == variant) {
+            m.link_down_until = Some(until);
+        }
+    }
+
+    /// Runs the lab for `duration`, second by second.
+    pub async fn run_for(&mut self, duration: SignedDuration) -> Result<()> {
+        let end = self.now() + duration;
+        let mut t = self.now();
+        while t < end {
+            t += SignedDuration::from_secs(1);
+            self.clock.set(t).map_err(|e| anyhow!("{e}"))?;
+            for e in self.ledger.tick(t) {
+                let live = matches!(e, booking::LedgerEvent::Activated { .. });
+                let rig = match &e {
+                    booking::LedgerEvent::Activated { rig, .. }
+                    | booking::LedgerEvent::Ended { rig, .. } => rig.clone(),
+                };
+                // Slot start opens the rig's lines; the hard stop at its end releases them.
+                for m in self.meters.iter_mut().filter(|m| m.rig == rig) {
+                    m.live = live;
+                }
+            }
+            let mut batches = Vec::new();
+            for m in &mut self.meters {
+                m.meter.advance(t);
+                if m.live
+                    && let Some(bytes) = m.meter.tick(t)
+                {
+                    m.telegrams += 1;
+                    m.dongle.on_serial_bytes(t, &bytes);
+                }
+                if m.link_down_until.is_some_and(|u| t < u) {
+                    continue;
+                }
+                while let Some(tx) = m.dongle.poll_transmit(t) {
+                    batches.push((m.dongle_id.clone(), tx));
+                }
+            }
+            for (id, tx) in batches {
+                let receipt = self.app.ingest.submit(Batch { uploads: tx.uploads }).await;
+                let outcome = match receipt {
+                    Ok(r) => dongle::TransmitOutcome::Ok(r),
+                    Err(_) => dongle::TransmitOutcome::Failed,
+                };
+                if let Some(m) = self.meters.iter_mut().find(|m| m.dongle_id == id) {
+                    m.dongle.on_transmit_result(t, tx.id, outcome);
+                }
+            }
+            self.app.ingest.tick();
+        }
+        Ok(())
+    }
+
+    /// Uploads the platform stored for a meter's dongle.
+    pub async fn stored(&self, variant: &str) -> Vec<u64> {
+        let mut all = Vec::new();
+        for m in self.meters.iter().filter(|m| m.variant == variant) {
+            all.extend(self.app.ingest.stored_sequences(&m.dongle_id).await);
+        }
+        all
+    }
+
+    /// The meter of a variant.
+    pub fn meter(&self, variant: &str) -> Option<&LabMeter> {
+        self.meters.iter().find(|m| m.variant == variant)
+    }
+
+    /// Telegrams the dongle of a variant read.
+    pub fn dongle_stats(&self, variant: &str) -> Option<dongle::Stats> {
+        self.meter(variant).map(|m| m.dongle.stats())
+    }
+}
