@@ -202,14 +202,25 @@ impl Lab {
                     batches.push((m.dongle_id.clone(), tx));
                 }
             }
+            // All dongles of this second upload at once, as independent devices do; the
+            // platform's writer then stores them in one group commit.
+            let mut sends = tokio::task::JoinSet::new();
             for (id, tx) in batches {
-                let receipt = self.app.ingest.submit(Batch { uploads: tx.uploads }).await;
-                let outcome = match receipt {
-                    Ok(r) => dongle::TransmitOutcome::Ok(r),
-                    Err(_) => dongle::TransmitOutcome::Failed,
-                };
+                let ingest = self.app.ingest.clone();
+                sends.spawn(async move {
+                    let outcome = match ingest.submit(Batch { uploads: tx.uploads }).await {
+                        Ok(r) => dongle::TransmitOutcome::Ok(r),
+                        Err(_) => dongle::TransmitOutcome::Failed,
+                    };
+                    (id, tx.id, outcome)
+                });
+            }
+            let mut results: Vec<_> = sends.join_all().await;
+            // Deterministic order, whatever order the sends finished in.
+            results.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+            for (id, tx_id, outcome) in results {
                 if let Some(m) = self.meters.iter_mut().find(|m| m.dongle_id == id) {
-                    m.dongle.on_transmit_result(t, tx.id, outcome);
+                    m.dongle.on_transmit_result(t, tx_id, outcome);
                 }
             }
             self.app.ingest.tick();
