@@ -359,10 +359,7 @@ async fn rig(a: RigArgs) -> Result<ExitCode> {
             let v = variants[i % variants.len()];
             let mut m = meter::Meter::new(v, &profile, i as u64, start)?;
             m.open_port();
-            let mut c = dongle::Config::new(format!("D{i:05}"), KEY.to_vec());
-            if let Some(k) = &v.encryption_key {
-                c.smarty_keys = Some(p1::smarty::Keys::from_hex(k)?);
-            }
+            let c = scenarios::dongle_config(format!("D{i:05}"), KEY.to_vec(), i as u64, v)?;
             pairs.push((m, dongle::Dongle::new(c, start)));
         }
         let t0 = Instant::now();

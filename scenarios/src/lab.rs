@@ -36,11 +36,7 @@ pub(crate) async fn dongle_for(
     if !r.status().is_success() {
         bail!("registering dongle {id}: the platform answered {}", r.status());
     }
-    let mut config = dongle::Config::new(id, key.to_vec());
-    config.seed = index;
-    if let Some(k) = &variant.encryption_key {
-        config.smarty_keys = Some(p1::smarty::Keys::from_hex(k)?);
-    }
+    let config = scenarios::dongle_config(id, key.to_vec(), index, variant)?;
     let uplink: Arc<dyn runner::Uplink> = Arc::new(runner::HttpUplink::new(platform));
     Ok((dongle::Dongle::new(config, start), uplink))
 }

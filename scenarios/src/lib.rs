@@ -15,6 +15,22 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use wire::ingest::v1::Batch;
 
+/// The simulated dongle for a meter of `variant`: its id, HMAC key and seed, and the
+/// variant's Smarty key when its frames are encrypted (the dongle decrypts, as real ones do).
+pub fn dongle_config(
+    id: String,
+    key: Vec<u8>,
+    seed: u64,
+    variant: &meter::Variant,
+) -> Result<dongle::Config> {
+    let mut config = dongle::Config::new(id, key);
+    config.seed = seed;
+    if let Some(k) = &variant.encryption_key {
+        config.smarty_keys = Some(p1::smarty::Keys::from_hex(k)?);
+    }
+    Ok(config)
+}
+
 /// One meter of a rig, with the dongle on its P1 port.
 pub struct LabMeter {
     /// `rig-a`.
@@ -114,11 +130,7 @@ impl Lab {
                     SignedDuration::from_secs(i64::from(v.interval_s)),
                 )
                 .await?;
-            let mut config = dongle::Config::new(dongle_id.clone(), key);
-            config.seed = seed;
-            if let Some(k) = &v.encryption_key {
-                config.smarty_keys = Some(p1::smarty::Keys::from_hex(k)?);
-            }
+            let config = dongle_config(dongle_id.clone(), key, seed, v)?;
             self.meters.push(LabMeter {
                 rig: rig.into(),
                 variant: v.id.clone(),

@@ -279,6 +279,9 @@ fn booking_from_the_shell_agreement_slot_refusals_and_cancel() {
     let db = format!("sqlite:{}", dir.join("lab.db").display());
     let _ = std::fs::remove_file(dir.join("lab.db"));
     let run = |args: &[&str]| meterlab(&[args, &["--database", &db]].concat(), None);
+    let create = |code: &str, rig: &str, start: &str| {
+        run(&["book", "create", "--agreement", "1", "--code", code, "--rig", rig, "--start", start])
+    };
 
     let out = run(&["rig", "list"]);
     let s = text(&out.stdout);
@@ -301,34 +304,12 @@ fn booking_from_the_shell_agreement_slot_refusals_and_cancel() {
         / 3600
         * 3600;
     let start = clock::Timestamp::from_second(start).unwrap().to_string();
-    let out = run(&[
-        "book",
-        "create",
-        "--agreement",
-        "1",
-        "--code",
-        &code,
-        "--rig",
-        "rig-a",
-        "--start",
-        &start,
-    ]);
+    let out = create(&code, "rig-a", &start);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("slot 1: rig-a"));
 
     // Overlap, wrong code, too short notice: refused with the reason.
-    let out = run(&[
-        "book",
-        "create",
-        "--agreement",
-        "1",
-        "--code",
-        &code,
-        "--rig",
-        "rig-a",
-        "--start",
-        &start,
-    ]);
+    let out = create(&code, "rig-a", &start);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("rig-a is taken"), "{}", text(&out.stderr));
     let out = run(&[
@@ -368,18 +349,7 @@ fn booking_from_the_shell_agreement_slot_refusals_and_cancel() {
     assert!(out.status.success());
     assert!(text(&run(&["book", "list"]).stdout).contains("cancelled"));
     // The cancelled time is free again.
-    let out = run(&[
-        "book",
-        "create",
-        "--agreement",
-        "1",
-        "--code",
-        &code,
-        "--rig",
-        "rig-a",
-        "--start",
-        &start,
-    ]);
+    let out = create(&code, "rig-a", &start);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 

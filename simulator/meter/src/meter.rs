@@ -471,11 +471,6 @@ impl Meter {
     pub fn registers_wh(&self) -> ([f64; 2], [f64; 2]) {
         (self.import_wh, self.export_wh)
     }
-
-    /// This month's peak so far (quarter end, W) and the closed months.
-    pub fn peaks(&self) -> (Option<(Timestamp, u32)>, &[HistoryEntry]) {
-        (self.month_peak, &self.history)
-    }
 }
 
 /// A P1 timestamp: Brussels local time with the S/W flag (BE, NL and LU share the rules).
