@@ -14,6 +14,7 @@ Feature: A 22-hour test slot on a rig
     And ACME Dongles cannot book rig-a starting 2026-12-09T08:00:00 because "is taken"
     And ACME Dongles can book rig-b starting 2026-12-09T08:00:00
 
+  @slow
   Scenario: Every meter variant delivers data for 22 hours across midnight, then the hard stop
     Given ACME Dongles has booked rig-a starting 2026-12-08T20:00:00
     And rig-a is attached to the lab

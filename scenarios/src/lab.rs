@@ -8,6 +8,7 @@ use std::sync::Arc;
 /// API keeps the dongle ↔ meter link, R-NRT-10), uploading over REST.
 pub(crate) async fn dongle_for(
     platform: &str,
+    token: &str,
     rig: &str,
     meter_name: &str,
     index: u64,
@@ -22,6 +23,7 @@ pub(crate) async fn dongle_for(
     let id = format!("{rig}-{meter_name}");
     let r = reqwest::Client::new()
         .post(format!("{}/api/admin/v1/dongles", platform.trim_end_matches('/')))
+        .bearer_auth(token)
         .json(&serde_json::json!({
             "id": id,
             "key_hex": wire::hex(&key),
@@ -33,6 +35,14 @@ pub(crate) async fn dongle_for(
         .with_context(|| {
             format!("registering dongle {id} at {platform}: is the platform running?")
         })?;
+    if r.status() == reqwest::StatusCode::UNAUTHORIZED
+        || r.status() == reqwest::StatusCode::FORBIDDEN
+    {
+        bail!(
+            "registering dongle {id}: the platform refused the token ({}); pass its admin or operator token with --token or MLAB_TOKEN",
+            r.status()
+        );
+    }
     if !r.status().is_success() {
         bail!("registering dongle {id}: the platform answered {}", r.status());
     }

@@ -15,6 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use wire::ingest::v1::Batch;
 
+/// The Gherkin suites on the `Lab`: world, steps, runner and reports (`meterlab test`).
+pub mod suite;
+
 /// The simulated dongle for a meter of `variant`: its id, HMAC key and seed, and the
 /// variant's Smarty key when its frames are encrypted (the dongle decrypts, as real ones do).
 pub fn dongle_config(

@@ -12,6 +12,7 @@ mod p1cmd;
 mod platform;
 mod rigcmd;
 mod sim;
+mod testcmd;
 mod up;
 
 /// A hardware-in-the-loop test and simulation lab for smart-meter data services:
@@ -33,8 +34,10 @@ enum Command {
     Up(up::UpArgs),
     /// [not built yet: issue #8] The console (TUI), attached to a running lab.
     Console,
-    /// [not built yet: issue #7] Run Gherkin scenario suites headless.
-    Test,
+    /// Run the Gherkin scenario suites on the in-process lab, headless: progress, summary,
+    /// JUnit and JSON reports; exit 0 passed, 1 failed, 2 lab errors only.
+    #[command(after_help = testcmd::AFTER_HELP)]
+    Test(testcmd::TestArgs),
     /// Simulate one meter to stdout, a pty, a TCP port or a serial device; summaries and
     /// quarter-hour exports of many homes.
     Sim(sim::SimArgs),
@@ -56,7 +59,7 @@ fn main() -> ExitCode {
     let res: Result<ExitCode> = match cli.command {
         Command::P1(cmd) => p1cmd::run(cmd),
         Command::Up(args) => up::run(args),
-        Command::Test => not_yet("the scenario runner", 7),
+        Command::Test(args) => testcmd::run(args),
         Command::Console => not_yet("the console", 8),
         Command::Sim(args) => sim::run(args),
         Command::Platform(args) => platform::run(args),
@@ -75,6 +78,6 @@ fn main() -> ExitCode {
 
 fn not_yet(what: &str, issue: u32) -> Result<ExitCode> {
     anyhow::bail!(
-        "{what} is not built yet (issue #{issue}); today `meterlab p1`, `sim`, `platform`, `book`, `rig` and `bench` work — see `meterlab --help`"
+        "{what} is not built yet (issue #{issue}); today `meterlab p1`, `up`, `sim`, `platform`, `book`, `rig`, `bench` and `test` work — see `meterlab --help`"
     )
 }

@@ -19,6 +19,10 @@ pub(crate) struct PlatformOpts {
     /// (e.g. Mosquitto), or none.
     #[arg(long, default_value = "embedded", env = "MLAB_MQTT")]
     pub(crate) mqtt: String,
+    /// A bearer token with the admin role (API, console, `rig attach`); change it for anything
+    /// reachable from other machines. More tokens: POST /api/admin/v1/tokens.
+    #[arg(long, default_value = "meterlab-admin-dev", env = "MLAB_ADMIN_TOKEN")]
+    pub(crate) admin_token: String,
 }
 
 impl PlatformOpts {
@@ -28,6 +32,7 @@ impl PlatformOpts {
             listen: self.listen,
             database: self.database.clone(),
             mqtt: self.mqtt.parse::<BrokerSpec>().map_err(anyhow::Error::msg)?,
+            admin_token: self.admin_token.clone(),
             ..Config::default()
         })
     }
@@ -71,6 +76,7 @@ pub(crate) fn run(args: PlatformArgs) -> Result<ExitCode> {
             println!("mqtt: mqtt://{m}");
         }
         println!("store: {}", args.opts.database);
+        println!("admin token: {}", args.opts.admin_token);
         eprintln!(
             "meterlab platform: running; Ctrl-C stops (uploads are acknowledged only once stored)"
         );

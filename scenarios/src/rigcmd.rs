@@ -98,6 +98,9 @@ pub(crate) enum RigCommand {
         /// Also run a simulated dongle per meter, uploading to this platform (http://…).
         #[arg(long)]
         platform: Option<String>,
+        /// The platform's admin or operator token, to register the dongles.
+        #[arg(long, default_value = "meterlab-admin-dev", env = "MLAB_TOKEN")]
+        token: String,
         #[command(flatten)]
         db: Db,
     },
@@ -233,13 +236,14 @@ pub(crate) fn run_rig(cmd: RigCommand) -> Result<ExitCode> {
                     );
                 }
             }
-            RigCommand::Attach { rig, who, run_dir, platform, db } => {
+            RigCommand::Attach { rig, who, run_dir, platform, token, db } => {
                 let mut lab = LabDb::open(&db.database).await?;
                 lab.tick(now).await?;
                 let res = lab.ledger.log_in(now, &rig, AgreementId(who.agreement), &who.code);
                 lab.save_audit().await?;
                 let slot = res.map_err(|e| anyhow::anyhow!("{e}"))?;
-                return attach(&rig, slot.end, &run_dir, platform.as_deref()).await;
+                let platform = platform.as_deref().map(|p| (p, token.as_str()));
+                return attach(&rig, slot.end, &run_dir, platform).await;
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -251,7 +255,7 @@ async fn attach(
     rig: &str,
     end: Timestamp,
     run_dir: &std::path::Path,
-    platform: Option<&str>,
+    platform: Option<(&str, &str)>,
 ) -> Result<ExitCode> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let start = Timestamp::from_second(clock.now().as_second() + 1)?;
@@ -262,7 +266,9 @@ async fn attach(
         m.open_port();
         let name = format!("meter-{:02}", i + 1);
         let dongle = match platform {
-            Some(url) => Some(crate::lab::dongle_for(url, rig, &name, i as u64, v, start).await?),
+            Some((url, token)) => {
+                Some(crate::lab::dongle_for(url, token, rig, &name, i as u64, v, start).await?)
+            }
             None => None,
         };
         setups.push(runner::MeterSetup {

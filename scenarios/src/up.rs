@@ -46,6 +46,7 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
             println!("mqtt: mqtt://{m}");
         }
         println!("store: {database}");
+        println!("admin token: {}", args.platform.admin_token);
         let mut rigs = Vec::new();
         let mut head_ends = Vec::new();
         for (r, rig) in lab.ledger.rigs().iter().enumerate() {
@@ -62,8 +63,16 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
                 let mut m = meter::Meter::new(v, &profile, seed, start)?;
                 m.open_port();
                 let name = format!("meter-{:02}", i + 1);
-                let dongle =
-                    crate::lab::dongle_for(&app.url(), &rig.id, &name, seed, v, start).await?;
+                let dongle = crate::lab::dongle_for(
+                    &app.url(),
+                    &args.platform.admin_token,
+                    &rig.id,
+                    &name,
+                    seed,
+                    v,
+                    start,
+                )
+                .await?;
                 setups.push(runner::MeterSetup {
                     name,
                     meter: m,

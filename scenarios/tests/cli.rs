@@ -36,9 +36,189 @@ fn help_lists_every_subcommand_and_says_what_is_not_built() {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
     assert!(help.contains("not built yet"));
-    let out = meterlab(&["test"], None);
+    let out = meterlab(&["console"], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("issue #7"));
+    assert!(text(&out.stderr).contains("issue #8"));
+}
+
+fn features(sub: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../features").join(sub).display().to_string()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meterlab-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn test_help_has_examples_and_exit_codes() {
+    let out = meterlab(&["test", "--help"], None);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for s in [
+        "--tags <EXPR>",
+        "--junit <FILE>",
+        "--json <FILE>",
+        "--seed <SEED>",
+        "--concurrency <N>",
+        "--fail-fast",
+        "--list",
+        "Examples:",
+        "meterlab test features/lab --tags",
+        "Exit status:",
+        "2  only lab errors",
+    ] {
+        assert!(help.contains(s), "{s} missing from test --help:\n{help}");
+    }
+}
+
+/// The fast booking scenario (R-LAB-3, not the 22-hour one), with both reports.
+#[test]
+fn test_runs_a_tagged_subset_and_writes_junit_and_json() {
+    let dir = temp_dir("test-reports");
+    let (junit, json) = (dir.join("junit.xml"), dir.join("report.json"));
+    let out = meterlab(
+        &[
+            "test",
+            &features("lab"),
+            "--tags",
+            "@R-LAB-3 and not @slow",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--seed",
+            "11",
+        ],
+        None,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("seed 11"), "{stdout}");
+    assert!(stdout.contains("Booking rules are enforced with a reason"), "{stdout}");
+    assert!(stdout.contains("scenarios: 1 passed, 0 failed, 0 lab errors"), "{stdout}");
+
+    // JUnit: well-formed XML with a testcase per scenario.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut testcases = 0;
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)
+                if e.name().as_ref() == b"testcase" =>
+            {
+                testcases += 1;
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(testcases, 1, "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["seed"], 11);
+    assert!(v["passed"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["failed"], 0, "{v}");
+    assert_eq!(v["lab_errors"], 0, "{v}");
+    assert!(v["wall_s"].as_f64().is_some() && v["started"].is_string(), "{v}");
+    let sc = &v["scenarios"][0];
+    assert_eq!(sc["status"], "passed", "{v}");
+    assert_eq!(sc["feature"], "A 22-hour test slot on a rig");
+    assert!(sc["tags"].as_array().unwrap().iter().any(|t| t == "@R-LAB-3"), "{v}");
+    assert!(sc["duration_ms"].is_u64());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Existing step texts, an impossible expectation: a failure (exit 1). A rig that does not
+/// exist makes the `Lab` itself return an error: a lab error (exit 2 when that is all).
+#[test]
+fn test_tells_failures_from_lab_errors_in_exit_code_and_json() {
+    let dir = temp_dir("test-failing");
+    std::fs::write(
+        dir.join("impossible.feature"),
+        "Feature: Deliberately wrong
+  Scenario: A slot of 23 hours
+    Given the lab clock reads 2026-12-01T06:00:00 in Brussels
+    And ACME Dongles has signed a usage agreement
+    When ACME Dongles books rig-a starting 2026-12-08T20:00:00
+    Then the slot ends 22 hours later, at 2026-12-09T19:00:00 in Brussels
+",
+    )
+    .unwrap();
+    let json = dir.join("failed.json");
+    let out = meterlab(&["test", dir.to_str().unwrap(), "--json", json.to_str().unwrap()], None);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("FAILED: Deliberately wrong: A slot of 23 hours"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!((v["passed"].as_u64(), v["failed"].as_u64()), (Some(0), Some(1)), "{v}");
+    let sc = &v["scenarios"][0];
+    assert_eq!(sc["status"], "failed", "{v}");
+    let msg = sc["message"].as_str().unwrap();
+    assert!(msg.contains("the slot ends 22 hours later") && !msg.contains("lab error"), "{msg}");
+
+    let lab_dir = dir.join("lab-error");
+    std::fs::create_dir_all(&lab_dir).unwrap();
+    std::fs::write(
+        lab_dir.join("no-such-rig.feature"),
+        "Feature: A rig the lab does not have
+  Scenario: Attaching rig-z
+    Given the lab clock reads 2026-06-01T10:00:00 in Brussels
+    And rig-z is attached to the lab as an ephemeral CI rig
+",
+    )
+    .unwrap();
+    let json = dir.join("lab-error.json");
+    let out =
+        meterlab(&["test", lab_dir.to_str().unwrap(), "--json", json.to_str().unwrap()], None);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("LAB ERROR: A rig the lab does not have"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["lab_errors"], 1, "{v}");
+    assert_eq!(v["scenarios"][0]["status"], "lab-error", "{v}");
+    assert!(v["scenarios"][0]["message"].as_str().unwrap().contains("lab error: no rig rig-z"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn test_rejects_a_bad_tag_expression_clearly() {
+    let out = meterlab(&["test", &features("lab"), "--tags", "@R-LAB-2 and and"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("--tags") && err.contains("not a tag expression"), "{err}");
+    assert!(out.stdout.is_empty(), "nothing ran");
+}
+
+#[test]
+fn test_lists_scenarios_without_running_them() {
+    let out = meterlab(&["test", &features(""), "--list", "--tags", "not @slow"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(
+        s.lines().any(|l| l.starts_with(
+            "A 22-hour test slot on a rig: Booking rules are enforced with a reason  [@R-LAB-1"
+        )),
+        "{s}"
+    );
+    assert!(s.contains("Dongle outage and recovery: A 20-minute Wi-Fi loss"), "{s}");
+    assert!(!s.contains("22 hours across midnight"), "@slow is left out: {s}");
+    assert!(!s.contains("passed"), "nothing ran: {s}");
+
+    // Without ./features the suites built into the binary are used, and it says so.
+    let dir = temp_dir("test-embedded");
+    let out = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .args(["test", "--list"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("built into meterlab"), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("22 hours across midnight"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -420,7 +600,12 @@ fn meterlab_up_boots_the_lab_and_stops_cleanly_on_ctrl_c() {
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    // The default admin token of `meterlab up` (supervision endpoints need one).
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer meterlab-admin-dev\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).unwrap();
     body

@@ -2,15 +2,16 @@
 // Handlers return ready `Response`s as errors; they are built once per request, not hot.
 #![allow(clippy::result_large_err)]
 
+use crate::access::Access;
 use crate::ingest::{Ingest, IngestError};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,32 +20,79 @@ use wire::ApiError;
 use wire::ingest::v1::{AmrBatch, Batch, MAX_BODY};
 
 #[derive(Clone)]
-struct Ctx {
-    ingest: Arc<Ingest>,
+pub(crate) struct Ctx {
+    pub(crate) ingest: Arc<Ingest>,
+    pub(crate) access: Arc<Access>,
     headend_token: Arc<str>,
 }
 
-pub(crate) fn router(ingest: Arc<Ingest>, headend_token: String) -> Router {
-    let ctx = Ctx { ingest, headend_token: headend_token.into() };
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .route("/api/ingest/v1/uploads", post(uploads))
-        .route("/api/ingest/v1/amr/{meter}", post(amr))
-        .route("/api/admin/v1/dongles", post(register).get(dongles))
-        .route("/api/admin/v1/incidents", get(incidents))
-        .route("/api/admin/v1/incidents/{id}/notes", post(note))
-        .route("/api/admin/v1/kpis", get(kpis))
-        .route("/api/admin/v1/dongles/{id}/quarter-hours", get(quarter_hours))
-        .route("/api/admin/v1/dongles/{id}/days", get(days))
-        .route("/api/admin/v1/dongles/{id}/months", get(months))
-        .route("/api/admin/v1/dongles/{id}/uploads/{seq}", get(raw_upload))
-        // Bodies beyond the limit become our own 413 below, not a connection error.
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(ctx)
+/// The platform's own routes: health, ingest, supervision.
+fn core_routes() -> Vec<(&'static str, &'static str, MethodRouter<Ctx>)> {
+    vec![
+        ("GET", "/health", get(health)),
+        ("GET", "/metrics", get(metrics)),
+        ("GET", "/openapi.json", get(openapi)),
+        ("POST", "/api/ingest/v1/uploads", post(uploads)),
+        ("POST", "/api/ingest/v1/amr/{meter}", post(amr)),
+        ("POST", "/api/admin/v1/dongles", post(register)),
+        ("GET", "/api/admin/v1/dongles", get(dongles)),
+        ("GET", "/api/admin/v1/incidents", get(incidents)),
+        ("POST", "/api/admin/v1/incidents/{id}/notes", post(note)),
+        ("GET", "/api/admin/v1/kpis", get(kpis)),
+        ("GET", "/api/admin/v1/sla", get(sla)),
+        ("GET", "/api/admin/v1/dongles/{id}/quarter-hours", get(quarter_hours)),
+        ("GET", "/api/admin/v1/dongles/{id}/days", get(days)),
+        ("GET", "/api/admin/v1/dongles/{id}/months", get(months)),
+        ("GET", "/api/admin/v1/dongles/{id}/uploads/{seq}", get(raw_upload)),
+    ]
 }
 
-fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+/// Every route of the platform: (method, path) pairs, for the OpenAPI check.
+pub(crate) fn all_routes() -> Vec<(&'static str, &'static str, MethodRouter<Ctx>)> {
+    let mut all = core_routes();
+    all.extend(crate::api::routes());
+    all
+}
+
+pub(crate) fn router(ingest: Arc<Ingest>, access: Arc<Access>, headend_token: String) -> Router {
+    let ctx = Ctx { ingest, access, headend_token: headend_token.into() };
+    let mut r = Router::new();
+    for (_, path, method) in all_routes() {
+        // Two entries for one path (GET and POST) merge into one method router.
+        r = r.route(path, method);
+    }
+    // Bodies beyond the limit become our own 413 below, not a connection error.
+    r.layer(DefaultBodyLimit::max(MAX_BODY)).with_state(ctx)
+}
+
+async fn openapi() -> Response {
+    Json(crate::openapi::document()).into_response()
+}
+
+/// Supervision and rig endpoints are for platform staff: admin or lab operator tokens.
+fn staff(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match token.and_then(|t| ctx.access.principal(t)) {
+        Some(p) if matches!(p.party, registers::Party::Admin | registers::Party::Operator) => {
+            Ok(())
+        }
+        Some(p) => Err(err(
+            StatusCode::FORBIDDEN,
+            "forbidden_role",
+            format!("{} may not use the supervision endpoints", p.name()),
+        )),
+        None => Err(err(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send `Authorization: Bearer TOKEN` with an admin or operator token (`meterlab up` prints one)",
+        )),
+    }
+}
+
+pub(crate) fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (status, Json(ApiError::new(code, message))).into_response()
 }
 
@@ -204,8 +252,13 @@ struct NewDongle {
 
 async fn register(
     State(ctx): State<Ctx>,
+    headers: HeaderMap,
     body: Result<Json<NewDongle>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
+    if let Err(r) = staff(&ctx, &headers) {
+        return r;
+    }
+
     let Ok(Json(d)) = body else {
         return err(
             StatusCode::BAD_REQUEST,
@@ -223,7 +276,11 @@ async fn register(
     }
 }
 
-async fn dongles(State(ctx): State<Ctx>) -> Response {
+async fn dongles(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
+    if let Err(r) = staff(&ctx, &headers) {
+        return r;
+    }
+
     let now = ctx.ingest.clock.now();
     match ctx.ingest.supervisor.lock() {
         Ok(s) => Json(s.status(now)).into_response(),
@@ -231,7 +288,11 @@ async fn dongles(State(ctx): State<Ctx>) -> Response {
     }
 }
 
-async fn incidents(State(ctx): State<Ctx>) -> Response {
+async fn incidents(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
+    if let Err(r) = staff(&ctx, &headers) {
+        return r;
+    }
+
     match ctx.ingest.supervisor.lock() {
         Ok(s) => Json(s.incidents().to_vec()).into_response(),
         Err(_) => unavailable(IngestError::Unavailable("supervisor poisoned".into())),
@@ -243,7 +304,18 @@ struct Note {
     text: String,
 }
 
-async fn note(State(ctx): State<Ctx>, Path(id): Path<u64>, Json(n): Json<Note>) -> Response {
+async fn note(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    body: Result<Json<Note>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Err(r) = staff(&ctx, &headers) {
+        return r;
+    }
+    let Ok(Json(n)) = body else {
+        return err(StatusCode::BAD_REQUEST, "malformed", "expected {\"text\": \"…\"}");
+    };
     let now = ctx.ingest.clock.now();
     match ctx.ingest.supervisor.lock() {
         Ok(mut s) => match s.add_note(id, now, &n.text) {
@@ -281,7 +353,24 @@ fn parse_range(r: &Range) -> Result<(clock::Timestamp, clock::Timestamp), Respon
     Ok((from, to))
 }
 
-async fn kpis(State(ctx): State<Ctx>, Query(r): Query<Range>) -> Response {
+async fn kpis(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    q: Result<Query<Range>, QueryRejection>,
+) -> Response {
+    if let Err(r) = staff(&ctx, &headers) {
+        return r;
+    }
+    let r = match q {
+        Ok(Query(r)) => r,
+        Err(e) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "period_missing",
+                format!("{}; give from and to", e.body_text()),
+            );
+        }
+    };
     let (from, to) = match parse_range(&r) {
         Ok(x) => x,
         Err(e) => return e,
@@ -293,7 +382,7 @@ async fn kpis(State(ctx): State<Ctx>, Query(r): Query<Range>) -> Response {
     }
 }
 
-async fn samples(
+pub(crate) async fn samples(
     ctx: &Ctx,
     id: &str,
     from: clock::Timestamp,
@@ -327,9 +416,23 @@ async fn samples(
 
 async fn quarter_hours(
     State(ctx): State<Ctx>,
+    headers: HeaderMap,
     Path(id): Path<String>,
-    Query(r): Query<Range>,
+    q: Result<Query<Range>, QueryRejection>,
 ) -> Response {
+    if let Err(r) = staff(&ctx, &headers) {
+        return r;
+    }
+    let r = match q {
+        Ok(Query(r)) => r,
+        Err(e) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "period_missing",
+                format!("{}; give from and to", e.body_text()),
+            );
+        }
+    };
     let (from, to) = match parse_range(&r) {
         Ok(x) => x,
         Err(e) => return e,
@@ -361,19 +464,59 @@ async fn by_days<T: serde::Serialize>(
     }
 }
 
-async fn days(State(ctx): State<Ctx>, Path(id): Path<String>, Query(r): Query<Range>) -> Response {
+async fn days(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    q: Result<Query<Range>, QueryRejection>,
+) -> Response {
+    if let Err(r) = staff(&ctx, &headers) {
+        return r;
+    }
+    let r = match q {
+        Ok(Query(r)) => r,
+        Err(e) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "period_missing",
+                format!("{}; give from and to", e.body_text()),
+            );
+        }
+    };
     by_days(&ctx, &id, &r, derive::days).await
 }
 
 async fn months(
     State(ctx): State<Ctx>,
+    headers: HeaderMap,
     Path(id): Path<String>,
-    Query(r): Query<Range>,
+    q: Result<Query<Range>, QueryRejection>,
 ) -> Response {
+    if let Err(r) = staff(&ctx, &headers) {
+        return r;
+    }
+    let r = match q {
+        Ok(Query(r)) => r,
+        Err(e) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "period_missing",
+                format!("{}; give from and to", e.body_text()),
+            );
+        }
+    };
     by_days(&ctx, &id, &r, derive::months).await
 }
 
-async fn raw_upload(State(ctx): State<Ctx>, Path((id, seq)): Path<(String, u64)>) -> Response {
+async fn raw_upload(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path((id, seq)): Path<(String, u64)>,
+) -> Response {
+    if let Err(r) = staff(&ctx, &headers) {
+        return r;
+    }
+
     match ctx.ingest.store.upload(&id, seq).await {
         Ok(Some(u)) => Json(serde_json::json!({
             "dongle": u.upload.dongle,
@@ -387,4 +530,76 @@ async fn raw_upload(State(ctx): State<Ctx>, Path((id, seq)): Path<(String, u64)>
         Ok(None) => err(StatusCode::NOT_FOUND, "not_found", format!("no upload {seq} of {id}")),
         Err(e) => unavailable(IngestError::Unavailable(e.to_string())),
     }
+}
+
+#[derive(Deserialize)]
+struct SlaQuery {
+    from: String,
+    to: String,
+    #[serde(default)]
+    dongle: Option<String>,
+    #[serde(default)]
+    count: supervision::sla::DayCount,
+}
+
+/// R-SLA-1/2 per dongle over the Brussels days `from..to` (half-open), from the receive times
+/// the store kept.
+async fn sla(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    q: Result<Query<SlaQuery>, QueryRejection>,
+) -> Response {
+    if let Err(r) = staff(&ctx, &headers) {
+        return r;
+    }
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "period_missing",
+                format!("{}; give from and to (dates), count=calendar|working", e.body_text()),
+            );
+        }
+    };
+    let (from, to) = match parse_range(&Range { from: q.from.clone(), to: q.to.clone() }) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    if to.duration_since(from) > clock::SignedDuration::from_hours(24 * 400) {
+        return err(StatusCode::BAD_REQUEST, "period_too_long", "at most 400 days");
+    }
+    let dongles: Vec<String> = match &q.dongle {
+        Some(d) => vec![d.clone()],
+        None => match ctx.ingest.store.dongles().await {
+            Ok(d) => d.into_iter().map(|d| d.id).collect(),
+            Err(e) => return unavailable(IngestError::Unavailable(e.to_string())),
+        },
+    };
+    let (first, last) =
+        (clock::local_date(from), clock::local_date(to - clock::SignedDuration::from_secs(1)));
+    let now = ctx.ingest.clock.now();
+    let gap = derive::Options::default().max_gap;
+    let margin = gap + clock::SignedDuration::from_secs(1);
+    let mut out = Vec::new();
+    for id in dongles {
+        let rows = match ctx
+            .ingest
+            .store
+            .samples(&id, clock::day_start(first) - margin, clock::day_bounds(last).1 + margin)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return unavailable(IngestError::Unavailable(e.to_string())),
+        };
+        let pairs: Vec<_> = rows.iter().map(|r| (r.captured_at, r.received_at)).collect();
+        let days = supervision::sla::day_deliveries(&pairs, first, last, gap);
+        let months = supervision::sla::month_deliveries(&days);
+        out.push(serde_json::json!({
+            "dongle": id,
+            "daily": supervision::sla::daily(&days, 5, q.count, now),
+            "monthly": supervision::sla::monthly(&months, 15, q.count, now),
+        }));
+    }
+    Json(out).into_response()
 }

@@ -42,6 +42,26 @@ pub struct Ingest {
     pub(crate) supervisor: Mutex<Supervisor>,
     writer: mpsc::Sender<Job>,
     pub(crate) counters: Counters,
+    /// Every stored upload's registers, for near-real-time streams (R-NRT-1); nothing is
+    /// built when nobody listens.
+    pub(crate) live: tokio::sync::broadcast::Sender<Live>,
+}
+
+/// A stored upload's registers, as the NRT stream sends them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Live {
+    /// The dongle.
+    pub dongle: String,
+    /// Capture time.
+    pub captured_at: Timestamp,
+    /// Offtake register, Wh.
+    pub import_wh: u64,
+    /// Injection register, Wh.
+    pub export_wh: u64,
+    /// Instantaneous offtake, W.
+    pub power_import_w: u32,
+    /// Instantaneous injection, W.
+    pub power_export_w: u32,
 }
 
 /// Uploads per transaction at most: large enough to amortise the commit, small enough to keep
@@ -70,6 +90,7 @@ impl Ingest {
             supervisor: Mutex::new(supervisor),
             writer: tx,
             counters: Counters::default(),
+            live: tokio::sync::broadcast::channel(4096).0,
         });
         tokio::spawn(writer(store, rx, ingest.clone()));
         Ok(ingest)
@@ -154,6 +175,20 @@ impl Ingest {
                 Outcome::Stored => {
                     receipt.stored.push(u.sequence);
                     sup.on_upload(now, u);
+                    if u.crc_ok
+                        && let Some(r) = &u.registers
+                        && self.live.receiver_count() > 0
+                    {
+                        // A lagging listener loses old samples, never blocks ingest.
+                        let _ = self.live.send(Live {
+                            dongle: u.dongle.clone(),
+                            captured_at: u.captured_at,
+                            import_wh: r.import_wh,
+                            export_wh: r.export_wh,
+                            power_import_w: r.power_import_w,
+                            power_export_w: r.power_export_w,
+                        });
+                    }
                 }
                 Outcome::Duplicate => receipt.duplicates.push(u.sequence),
                 Outcome::Conflict => {

@@ -7,12 +7,18 @@
 //! in `store`, `derive` and `supervision`. Invariant: an upload is acknowledged (HTTP 200 or
 //! MQTT PUBACK) only after the store committed it.
 
+mod access;
+mod api;
 mod http;
 mod ingest;
 mod mqtt;
+mod openapi;
+mod webhooks;
 
-pub use ingest::{Ingest, IngestError};
+pub use access::{Access, AccessError, Principal, RateLimit, party_name};
+pub use ingest::{Ingest, IngestError, Live};
 pub use mqtt::{BrokerSpec, EmbeddedBroker};
+pub use webhooks::{Attempt, Delivery, RetryPolicy, signature};
 
 use clock::{Clock, SystemClock};
 use std::net::SocketAddr;
@@ -32,6 +38,15 @@ pub struct Config {
     pub headend_token: String,
     /// Supervision thresholds.
     pub supervision: supervision::Config,
+    /// A bearer token with the admin role that always works (not stored); more tokens are
+    /// issued through `POST /api/admin/v1/tokens`.
+    pub admin_token: String,
+    /// Requests per token.
+    pub rate_limit: RateLimit,
+    /// Rules of the registers (renewal notice, the drop scenario, backdating).
+    pub rules: registers::Rules,
+    /// Webhook retries.
+    pub webhooks: RetryPolicy,
 }
 
 impl Default for Config {
@@ -42,6 +57,10 @@ impl Default for Config {
             mqtt: BrokerSpec::Embedded { port: 1883 },
             headend_token: "meterlab-headend-dev".into(),
             supervision: supervision::Config::default(),
+            admin_token: "meterlab-admin-dev".into(),
+            rate_limit: RateLimit::default(),
+            rules: registers::Rules::default(),
+            webhooks: RetryPolicy::default(),
         }
     }
 }
@@ -75,6 +94,8 @@ pub struct App {
     pub mqtt: Option<SocketAddr>,
     /// The ingest pipeline (for in-process uplinks and tests).
     pub ingest: Arc<Ingest>,
+    /// Data access: registers, tokens, the access register (for in-process callers).
+    pub access: Arc<Access>,
     _broker: Option<EmbeddedBroker>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -91,14 +112,26 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, StartError> {
         let store: Arc<dyn Store> = Arc::new(store::open(&config.database).await?);
-        let ingest = Ingest::start(store, clock, config.supervision.clone()).await?;
+        let ingest =
+            Ingest::start(store.clone(), clock.clone(), config.supervision.clone()).await?;
+        let hooks = webhooks::Webhooks::new(store.clone(), clock.clone(), config.webhooks).await?;
+        let access = Access::start(
+            store,
+            clock,
+            &config.admin_token,
+            config.rate_limit,
+            config.rules,
+            hooks.clone(),
+        )
+        .await?;
+        hooks.resume().await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
-        let router = http::router(ingest.clone(), config.headend_token.clone());
+        let router = http::router(ingest.clone(), access.clone(), config.headend_token.clone());
         let mut tasks = vec![tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::error!("HTTP server stopped: {e}");
@@ -117,12 +150,25 @@ impl App {
             tasks.push(mqtt::subscribe(addr, ingest.clone()));
         }
         tasks.push(ingest::spawn_ticker(ingest.clone()));
-        Ok(App { addr, mqtt, ingest, _broker: broker, tasks })
+        tasks.push(tokio::spawn(renewals(access.clone())));
+        Ok(App { addr, mqtt, ingest, access, _broker: broker, tasks })
     }
 
     /// The base URL of the HTTP API.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+}
+
+/// Signals mandate renewals and expiries as they fall due (R-MAN-1), once a platform-clock
+/// second (so a simulated clock drives it too).
+async fn renewals(access: Arc<Access>) {
+    loop {
+        let next = access.clock.now() + clock::SignedDuration::from_secs(1);
+        access.clock.sleep_until(next).await;
+        if let Err(e) = access.tick().await {
+            tracing::warn!("register tick: {e}");
+        }
     }
 }
 

@@ -49,6 +49,9 @@ pub enum StoreError {
     /// No such row.
     #[error("no {0}")]
     NotFound(String),
+    /// The row exists already (another writer appended that step first).
+    #[error("{0} exists already")]
+    Exists(String),
 }
 
 /// A booked slot as the store keeps it: the columns the database needs to forbid overlaps,
@@ -244,6 +247,53 @@ pub trait Store: Send + Sync {
     fn append_audit<'a>(&'a self, entries: &'a [AuditRow]) -> Fut<'a, ()>;
     /// The audit log, oldest first.
     fn audit(&self) -> Fut<'_, Vec<AuditRow>>;
+    /// Appends an accepted register command; [`StoreError::Exists`] when `seq` exists,
+    /// so two writers cannot both append the same step.
+    fn append_event<'a>(&'a self, seq: u64, at: Timestamp, body: &'a str) -> Fut<'a, ()>;
+    /// Every register command, by sequence number.
+    fn events(&self) -> Fut<'_, Vec<EventRow>>;
+    /// Appends to the access register.
+    fn append_access<'a>(&'a self, rows: &'a [AccessRow]) -> Fut<'a, ()>;
+    /// The access register, oldest first, optionally of one data service point and/or party.
+    fn access_log<'a>(
+        &'a self,
+        point: Option<&'a str>,
+        party: Option<&'a str>,
+    ) -> Fut<'a, Vec<AccessRow>>;
+}
+
+/// One accepted register command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    /// Its place in the log, from 1.
+    pub seq: u64,
+    /// When it was accepted (platform clock).
+    pub at: Timestamp,
+    /// The command, as JSON.
+    pub body: String,
+}
+
+/// One exchange of data, allowed or refused (R-ACC-1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRow {
+    /// When it happened.
+    pub at: Timestamp,
+    /// Who asked (`esp:0123456749`, `grid-user:…`, `admin:…`).
+    pub party: String,
+    /// The data service point.
+    pub point: String,
+    /// What was asked (`quarter-hour`, `day`, `nrt`, …) and through which endpoint.
+    pub what: String,
+    /// The period asked for, half-open.
+    pub from: Timestamp,
+    /// End of the period asked for.
+    pub to: Timestamp,
+    /// Whether any data was served.
+    pub allowed: bool,
+    /// The mandate, consent or role it rested on, or the refusal code.
+    pub basis: String,
+    /// The windows served, or why it was refused.
+    pub detail: String,
 }
 
 /// Kinds of JSON records the store keeps for the lab.
@@ -253,6 +303,12 @@ pub enum Record {
     Rigs,
     /// Usage agreements.
     Agreements,
+    /// API tokens, by the SHA-256 of the token.
+    Tokens,
+    /// Webhook deliveries and their attempts.
+    Deliveries,
+    /// Webhook signing secrets, by ESP.
+    EspSecrets,
 }
 
 impl Record {
@@ -260,6 +316,9 @@ impl Record {
         match self {
             Record::Rigs => "rigs",
             Record::Agreements => "agreements",
+            Record::Tokens => "tokens",
+            Record::Deliveries => "deliveries",
+            Record::EspSecrets => "esp_secrets",
         }
     }
 }

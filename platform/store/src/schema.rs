@@ -80,6 +80,48 @@ const POSTGRES_V2: &[&str] = &[
     "CREATE TABLE rigs (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
 ];
 
+// Data access (R-ACC-1, R-MAN-*, R-NRT-4..8): the registers are event-sourced (commands with
+// the instant they were accepted, replayed at start), the access register is append-only.
+const SQLITE_V3: &[&str] = &[
+    "CREATE TABLE register_events (seq BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, body TEXT NOT NULL)",
+    "CREATE TABLE access_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms BIGINT NOT NULL,
+        party TEXT NOT NULL,
+        point TEXT NOT NULL,
+        what TEXT NOT NULL,
+        from_ms BIGINT NOT NULL,
+        to_ms BIGINT NOT NULL,
+        allowed BIGINT NOT NULL,
+        basis TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )",
+    "CREATE INDEX access_by_point ON access_log (point, at_ms)",
+    "CREATE TABLE tokens (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    "CREATE TABLE deliveries (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    "CREATE TABLE esp_secrets (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+];
+
+const POSTGRES_V3: &[&str] = &[
+    "CREATE TABLE register_events (seq BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, body TEXT NOT NULL)",
+    "CREATE TABLE access_log (
+        id BIGSERIAL PRIMARY KEY,
+        at_ms BIGINT NOT NULL,
+        party TEXT NOT NULL,
+        point TEXT NOT NULL,
+        what TEXT NOT NULL,
+        from_ms BIGINT NOT NULL,
+        to_ms BIGINT NOT NULL,
+        allowed BIGINT NOT NULL,
+        basis TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )",
+    "CREATE INDEX access_by_point ON access_log (point, at_ms)",
+    "CREATE TABLE tokens (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    "CREATE TABLE deliveries (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    "CREATE TABLE esp_secrets (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+];
+
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -92,5 +134,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "rigs, usage agreements, slots without overlap, audit log",
         sqlite: SQLITE_V2,
         postgres: POSTGRES_V2,
+    },
+    Migration {
+        version: 3,
+        name: "register events, access register, tokens, webhook deliveries",
+        sqlite: SQLITE_V3,
+        postgres: POSTGRES_V3,
     },
 ];

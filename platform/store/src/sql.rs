@@ -2,8 +2,8 @@
 
 use crate::schema::MIGRATIONS;
 use crate::{
-    AmrRow, AuditRow, DongleCounts, DongleRow, Fut, NewUpload, Outcome, Record, SampleRow, SlotRow,
-    Store, StoreError, StoredUpload, Values, from_ms, ms,
+    AccessRow, AmrRow, AuditRow, DongleCounts, DongleRow, EventRow, Fut, NewUpload, Outcome,
+    Record, SampleRow, SlotRow, Store, StoreError, StoredUpload, Values, from_ms, ms,
 };
 use clock::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -613,6 +613,97 @@ impl Store for SqlStore {
                         at: from_ms(r.try_get("at_ms")?)?,
                         actor: r.try_get("actor")?,
                         action: r.try_get("action")?,
+                        detail: r.try_get("detail")?,
+                    })
+                })
+                .collect()
+        })
+    }
+    fn append_event<'a>(&'a self, seq: u64, at: Timestamp, body: &'a str) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let res = sqlx::query(
+                "INSERT INTO register_events (seq, at_ms, body) VALUES ($1, $2, $3) ON CONFLICT (seq) DO NOTHING",
+            )
+            .bind(seq as i64)
+            .bind(ms(at))
+            .bind(body)
+            .execute(&self.pool)
+            .await?;
+            if res.rows_affected() == 0 {
+                return Err(StoreError::Exists(format!("register event {seq}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn events(&self) -> Fut<'_, Vec<EventRow>> {
+        Box::pin(async move {
+            let rows = sqlx::query("SELECT seq, at_ms, body FROM register_events ORDER BY seq")
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(EventRow {
+                        seq: r.try_get::<i64, _>("seq")? as u64,
+                        at: from_ms(r.try_get("at_ms")?)?,
+                        body: r.try_get("body")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn append_access<'a>(&'a self, rows: &'a [AccessRow]) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            for a in rows {
+                sqlx::query(
+                    "INSERT INTO access_log (at_ms, party, point, what, from_ms, to_ms, allowed, basis, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(ms(a.at))
+                .bind(a.party.as_str())
+                .bind(a.point.as_str())
+                .bind(a.what.as_str())
+                .bind(ms(a.from))
+                .bind(ms(a.to))
+                .bind(i64::from(a.allowed))
+                .bind(a.basis.as_str())
+                .bind(a.detail.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn access_log<'a>(
+        &'a self,
+        point: Option<&'a str>,
+        party: Option<&'a str>,
+    ) -> Fut<'a, Vec<AccessRow>> {
+        Box::pin(async move {
+            // Empty strings match everything: one statement for the four filter combinations.
+            let rows = sqlx::query(
+                "SELECT at_ms, party, point, what, from_ms, to_ms, allowed, basis, detail FROM access_log \
+                 WHERE ($1 = '' OR point = $1) AND ($2 = '' OR party = $2) ORDER BY id",
+            )
+            .bind(point.unwrap_or(""))
+            .bind(party.unwrap_or(""))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(AccessRow {
+                        at: from_ms(r.try_get("at_ms")?)?,
+                        party: r.try_get("party")?,
+                        point: r.try_get("point")?,
+                        what: r.try_get("what")?,
+                        from: from_ms(r.try_get("from_ms")?)?,
+                        to: from_ms(r.try_get("to_ms")?)?,
+                        allowed: r.try_get::<i64, _>("allowed")? != 0,
+                        basis: r.try_get("basis")?,
                         detail: r.try_get("detail")?,
                     })
                 })

@@ -215,3 +215,55 @@ async fn the_database_forbids_overlapping_slots_even_under_50_concurrent_attempt
         assert_eq!(s.audit().await.unwrap().len(), 1, "{b}");
     }
 }
+
+#[tokio::test]
+async fn register_events_append_once_per_step_and_replay_in_order() {
+    for s in backends("events").await {
+        s.append_event(1, t(10), r#"{"type":"tick"}"#).await.unwrap();
+        s.append_event(2, t(20), r#"{"type":"accept_terms"}"#).await.unwrap();
+        // A second writer appending the same step loses; nothing is overwritten.
+        let again = s.append_event(2, t(30), "{}").await;
+        assert!(matches!(again, Err(store::StoreError::Exists(_))), "{}: {again:?}", s.backend());
+        let ev = s.events().await.unwrap();
+        assert_eq!(ev.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2], "{}", s.backend());
+        assert_eq!(ev[1].at, t(20));
+        assert_eq!(ev[1].body, r#"{"type":"accept_terms"}"#);
+    }
+}
+
+#[tokio::test]
+async fn the_access_register_keeps_every_exchange_and_filters_by_point_and_party() {
+    for s in backends("access").await {
+        let row = |party: &str, point: &str, allowed: bool| store::AccessRow {
+            at: t(100),
+            party: party.into(),
+            point: point.into(),
+            what: "quarter-hour GET /api/esp/v1/points/{ean}/energy".into(),
+            from: t(0),
+            to: t(900),
+            allowed,
+            basis: if allowed { "mandate:M1".into() } else { "no_mandate".into() },
+            detail: String::new(),
+        };
+        s.append_access(&[row("esp:A", "P1", true), row("esp:B", "P1", false)]).await.unwrap();
+        s.append_access(&[row("esp:A", "P2", true)]).await.unwrap();
+        assert_eq!(s.access_log(None, None).await.unwrap().len(), 3, "{}", s.backend());
+        let p1 = s.access_log(Some("P1"), None).await.unwrap();
+        assert_eq!(p1.len(), 2);
+        assert_eq!(p1[1], row("esp:B", "P1", false));
+        let a = s.access_log(None, Some("esp:A")).await.unwrap();
+        assert_eq!(a.iter().map(|r| r.point.as_str()).collect::<Vec<_>>(), ["P1", "P2"]);
+        assert_eq!(s.access_log(Some("P2"), Some("esp:B")).await.unwrap(), []);
+    }
+}
+
+#[tokio::test]
+async fn tokens_deliveries_and_secrets_are_records() {
+    for s in backends("records3").await {
+        for kind in [store::Record::Tokens, store::Record::Deliveries, store::Record::EspSecrets] {
+            s.put_record(kind, "a", "1").await.unwrap();
+            s.put_record(kind, "a", "2").await.unwrap();
+            assert_eq!(s.records(kind).await.unwrap(), [("a".to_owned(), "2".to_owned())]);
+        }
+    }
+}

@@ -41,6 +41,7 @@
 mod kpi;
 mod prometheus;
 mod sequence;
+pub mod sla;
 #[cfg(test)]
 mod tests;
 

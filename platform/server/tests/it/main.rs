@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL (MLAB_PG_URL). Missing services are reported as SKIPPED, loudly.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod bad_input;
 mod mqtt;
 mod rest;
@@ -100,6 +101,12 @@ pub(crate) async fn start(database: &str, mqtt: BrokerSpec) -> App {
     app
 }
 
+/// A client that authenticates as the configured admin (supervision endpoints need a token).
 pub(crate) fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_static("Bearer meterlab-admin-dev"),
+    );
+    reqwest::Client::builder().default_headers(h).build().unwrap()
 }

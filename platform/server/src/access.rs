@@ -1,0 +1,333 @@
+//! Data access: who may read what (R-NRT-4), the registers of mandates and consents
+//! (R-MAN-*, R-NRT-5..8), the access register (R-ACC-1), rate limits and the outage switch
+//! (R-SLA-3).
+//!
+//! The registers are event-sourced: a command is applied to the in-memory `Registers` under a
+//! write lock and appended to the store before the lock is released, so the order in the store
+//! is the order of application. At start the log is replayed with each command's own instant.
+
+use crate::webhooks::Webhooks;
+use clock::{Clock, Timestamp};
+use domain::{DataKind, Ean};
+use registers::{Command, Decision, Notification, Party, RegisterError, Registers, Rules};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use store::{AccessRow, Record, Store, StoreError};
+
+/// Who holds a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The party the token acts for.
+    pub party: Party,
+    /// A human label (`ESP Alpha integration`, `console`).
+    pub label: String,
+}
+
+impl Principal {
+    /// How the access register names this party.
+    pub fn name(&self) -> String {
+        party_name(&self.party)
+    }
+}
+
+/// How the access register names a party.
+pub fn party_name(p: &Party) -> String {
+    match p {
+        Party::Admin => "admin".into(),
+        Party::Operator => "operator".into(),
+        Party::GridUser(g) => format!("grid-user:{}", g.0),
+        Party::Esp(k) => format!("esp:{}", k.as_str().to_owned()),
+    }
+}
+
+/// Requests per token: a burst, then a steady rate.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    /// Requests allowed at once.
+    pub burst: u32,
+    /// Requests per second after the burst.
+    pub per_second: f64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit { burst: 200, per_second: 100.0 }
+    }
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The registers refused it.
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+    /// The store failed; nothing changed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The data-access service shared by the HTTP handlers.
+pub struct Access {
+    regs: tokio::sync::RwLock<State>,
+    tokens: RwLock<HashMap<String, Principal>>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    outage: Mutex<Option<String>>,
+    limit: RateLimit,
+    buckets: Mutex<HashMap<String, Bucket>>,
+    pub(crate) hooks: Arc<Webhooks>,
+    rules: Rules,
+}
+
+struct State {
+    regs: Registers,
+    seq: u64,
+}
+
+/// The SHA-256 of a token, as stored: a leaked database gives no usable tokens.
+pub(crate) fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new random token with a readable prefix naming its role.
+pub(crate) fn new_secret(prefix: &str) -> String {
+    let bytes: [u8; 24] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}_{hex}")
+}
+
+impl Access {
+    /// Loads tokens and replays the register log.
+    pub(crate) async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        admin_token: &str,
+        limit: RateLimit,
+        rules: Rules,
+        hooks: Arc<Webhooks>,
+    ) -> Result<Arc<Access>, StoreError> {
+        let mut tokens = HashMap::new();
+        for (hash, body) in store.records(Record::Tokens).await? {
+            let p: Principal = serde_json::from_str(&body)
+                .map_err(|e| StoreError::Corrupt(format!("token {hash}: {e}")))?;
+            tokens.insert(hash, p);
+        }
+        // The configured admin token always works, so a lab can be administered from its
+        // first start; it is not stored.
+        tokens.insert(
+            token_hash(admin_token),
+            Principal { party: Party::Admin, label: "configured admin token".into() },
+        );
+        let state = replay(store.as_ref(), rules).await?;
+        Ok(Arc::new(Access {
+            regs: tokio::sync::RwLock::new(state),
+            tokens: RwLock::new(tokens),
+            store,
+            clock,
+            outage: Mutex::new(None),
+            limit,
+            buckets: Mutex::new(HashMap::new()),
+            hooks,
+            rules,
+        }))
+    }
+
+    /// The principal holding a bearer token.
+    pub fn principal(&self, token: &str) -> Option<Principal> {
+        self.tokens.read().ok()?.get(&token_hash(token)).cloned()
+    }
+
+    /// Issues a token for a party; only its hash is kept.
+    pub async fn issue_token(&self, principal: Principal) -> Result<String, StoreError> {
+        let prefix = match principal.party {
+            Party::Admin => "mla",
+            Party::Operator => "mlo",
+            Party::GridUser(_) => "mlg",
+            Party::Esp(_) => "mle",
+        };
+        let token = new_secret(prefix);
+        let hash = token_hash(&token);
+        let body = serde_json::to_string(&principal)
+            .map_err(|e| StoreError::Corrupt(format!("token: {e}")))?;
+        self.store.put_record(Record::Tokens, &hash, &body).await?;
+        if let Ok(mut t) = self.tokens.write() {
+            t.insert(hash, principal);
+        }
+        Ok(token)
+    }
+
+    /// Takes one request from the token's bucket; `Err(seconds)` to wait when it is empty.
+    pub fn take(&self, key: &str) -> Result<(), u64> {
+        let Ok(mut b) = self.buckets.lock() else { return Ok(()) };
+        let now = Instant::now();
+        let burst = f64::from(self.limit.burst);
+        let bucket = b.entry(key.to_owned()).or_insert(Bucket { tokens: burst, at: now });
+        let refill = now.duration_since(bucket.at).as_secs_f64() * self.limit.per_second;
+        bucket.tokens = (bucket.tokens + refill).min(burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - bucket.tokens) / self.limit.per_second.max(1e-9);
+            Err(wait.ceil().max(1.0) as u64)
+        }
+    }
+
+    /// The unplanned outage in force, if any (R-SLA-3).
+    pub fn outage(&self) -> Option<String> {
+        self.outage.lock().ok().and_then(|o| o.clone())
+    }
+
+    /// Declares or ends an unplanned outage of the data-access API.
+    pub fn set_outage(&self, reason: Option<String>) {
+        if let Ok(mut o) = self.outage.lock() {
+            *o = reason;
+        }
+    }
+
+    /// Applies a command now, persists it, and hands its notifications to the webhooks.
+    pub async fn execute(&self, cmd: Command) -> Result<Vec<Notification>, AccessError> {
+        let mut st = self.regs.write().await;
+        let now = self.clock.now();
+        let body = serde_json::to_string(&cmd)
+            .map_err(|e| StoreError::Corrupt(format!("command: {e}")))?;
+        let notes = st.regs.apply(cmd, now)?;
+        let seq = st.seq + 1;
+        if let Err(e) = self.store.append_event(seq, now, &body).await {
+            // The state moved but the log did not: rebuild from the log so both agree again.
+            tracing::error!("register log append failed, replaying: {e}");
+            if let Ok(fresh) = replay(self.store.as_ref(), self.rules).await {
+                *st = fresh;
+            }
+            return Err(e.into());
+        }
+        st.seq = seq;
+        drop(st);
+        self.hooks.notify(&notes, self).await;
+        Ok(notes)
+    }
+
+    /// Runs `f` on the registers (read lock).
+    pub async fn read<T>(&self, f: impl FnOnce(&Registers) -> T) -> T {
+        let st = self.regs.read().await;
+        f(&st.regs)
+    }
+
+    /// Decides a request and records it in the access register (R-ACC-1), allowed or not.
+    pub async fn decide(
+        &self,
+        who: &Principal,
+        point: &Ean,
+        what: DataKind,
+        endpoint: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Decision, StoreError> {
+        let now = self.clock.now();
+        let decision = self.read(|r| r.authorize(&who.party, point, what, from, to, now)).await;
+        self.log(who, point, what, endpoint, from, to, &decision, String::new()).await?;
+        Ok(decision)
+    }
+
+    /// Appends one row to the access register.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn log(
+        &self,
+        who: &Principal,
+        point: &Ean,
+        what: DataKind,
+        endpoint: &str,
+        from: Timestamp,
+        to: Timestamp,
+        decision: &Decision,
+        note: String,
+    ) -> Result<(), StoreError> {
+        let basis = match (&decision.basis, &decision.refusal) {
+            (Some(b), _) if decision.allowed => basis_name(b),
+            (_, Some(r)) => r.code().to_owned(),
+            _ => "refused".into(),
+        };
+        let mut detail = if decision.allowed {
+            let w: Vec<String> =
+                decision.windows.iter().map(|(a, b)| format!("[{a}, {b})")).collect();
+            format!("served {}", w.join(" "))
+        } else {
+            String::from("nothing served")
+        };
+        if !note.is_empty() {
+            detail.push_str("; ");
+            detail.push_str(&note);
+        }
+        let row = AccessRow {
+            at: self.clock.now(),
+            party: who.name(),
+            point: point.to_string(),
+            what: format!("{} {endpoint}", what.as_str()),
+            from,
+            to,
+            allowed: decision.allowed,
+            basis,
+            detail,
+        };
+        self.store.append_access(std::slice::from_ref(&row)).await
+    }
+
+    /// Signals renewals and expiries that fell due (called by the ticker).
+    pub async fn tick(&self) -> Result<Vec<Notification>, AccessError> {
+        // Most ticks have nothing due: check under the read lock first, so a tick does not
+        // grow the log every second.
+        let now = self.clock.now();
+        if !self.read(|r| due(r, &self.rules, now)).await {
+            return Ok(Vec::new());
+        }
+        self.execute(Command::Tick).await
+    }
+}
+
+/// Whether a tick would signal anything: an approved mandate whose renewal notice or end has
+/// come.
+fn due(r: &Registers, rules: &Rules, now: Timestamp) -> bool {
+    r.access_points().flat_map(|ap| ap.data_service_points.iter()).any(|dsp| {
+        r.mandates_for_point(dsp).into_iter().any(|m| {
+            matches!(m.state, registers::MandateState::Approved)
+                && m.valid_until.is_some_and(|until| {
+                    until <= now || (!m.renewal_signalled && until - rules.renewal_notice <= now)
+                })
+        })
+    })
+}
+
+/// How the access register names the basis of an allowed exchange.
+pub(crate) fn basis_name(b: &registers::Basis) -> String {
+    match b {
+        registers::Basis::Admin => "role:admin".into(),
+        registers::Basis::Operator => "role:operator".into(),
+        registers::Basis::Occupancy => "grid-user:own".into(),
+        registers::Basis::Mandate(m) => format!("mandate:{m}"),
+        registers::Basis::Consent(c) => format!("consent:{c}"),
+    }
+}
+
+async fn replay(store: &dyn Store, rules: Rules) -> Result<State, StoreError> {
+    let mut regs = Registers::new(rules);
+    let mut seq = 0;
+    for ev in store.events().await? {
+        let cmd: Command = serde_json::from_str(&ev.body)
+            .map_err(|e| StoreError::Corrupt(format!("register event {}: {e}", ev.seq)))?;
+        // A command that was accepted once is accepted again: the registers are deterministic.
+        regs.apply(cmd, ev.at).map_err(|e| {
+            StoreError::Corrupt(format!("register event {} no longer applies: {e}", ev.seq))
+        })?;
+        seq = ev.seq;
+    }
+    Ok(State { regs, seq })
+}
