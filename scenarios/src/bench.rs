@@ -391,6 +391,7 @@ async fn rig(a: RigArgs) -> Result<ExitCode> {
             pty: Some(None),
             tcp: None,
             dongle: None,
+            tap: None,
         });
     }
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);

@@ -36,24 +36,18 @@ impl LabDb {
                 store.put_record(Record::Rigs, &r.id, &serde_json::to_string(r)?).await?;
             }
         }
-        let mut agreements: Vec<Agreement> = Vec::new();
-        for (_, body) in store.records(Record::Agreements).await? {
-            agreements.push(serde_json::from_str(&body)?);
-        }
-        agreements.sort_by_key(|a| a.id);
-        let mut slots: Vec<Slot> = Vec::new();
-        for row in store.slots(None).await? {
-            slots.push(serde_json::from_str(&row.body)?);
-        }
-        slots.sort_by_key(|s| s.id);
-        let mut audit: Vec<AuditEntry> = Vec::new();
-        for row in store.audit().await? {
-            audit.push(serde_json::from_str(&row.detail)?);
-        }
-        let audit_saved = audit.len();
-        let ledger = Ledger::from_parts(Policy::default(), rigs, agreements, slots, audit)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (ledger, audit_saved) = load(&store, rigs).await?;
         Ok(LabDb { store, ledger, audit_saved })
+    }
+
+    /// Reads the ledger again from the store, for a long-running process (`meterlab up`)
+    /// that shares the database with others (`meterlab book …` from a shell).
+    pub(crate) async fn reload(&mut self) -> Result<()> {
+        let rigs = self.ledger.rigs().to_vec();
+        let (ledger, audit_saved) = load(&self.store, rigs).await?;
+        self.ledger = ledger;
+        self.audit_saved = audit_saved;
+        Ok(())
     }
 
     /// Persists a new agreement.
@@ -132,4 +126,27 @@ impl LabDb {
         self.save_audit().await?;
         Ok(events)
     }
+}
+
+/// The ledger from the store's agreements, slots and audit log, on `rigs`; and the audit
+/// entries already persisted.
+async fn load(store: &store::SqlStore, rigs: Vec<Rig>) -> Result<(Ledger, usize)> {
+    let mut agreements: Vec<Agreement> = Vec::new();
+    for (_, body) in store.records(Record::Agreements).await? {
+        agreements.push(serde_json::from_str(&body)?);
+    }
+    agreements.sort_by_key(|a| a.id);
+    let mut slots: Vec<Slot> = Vec::new();
+    for row in store.slots(None).await? {
+        slots.push(serde_json::from_str(&row.body)?);
+    }
+    slots.sort_by_key(|s| s.id);
+    let mut audit: Vec<AuditEntry> = Vec::new();
+    for row in store.audit().await? {
+        audit.push(serde_json::from_str(&row.detail)?);
+    }
+    let audit_saved = audit.len();
+    let ledger = Ledger::from_parts(Policy::default(), rigs, agreements, slots, audit)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((ledger, audit_saved))
 }

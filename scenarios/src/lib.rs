@@ -7,7 +7,7 @@
 //! upload in process to the platform's ingest pipeline (the same pipeline REST and MQTT
 //! feed), and the ledger's events (slot start, hard stop at slot end) are applied.
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use booking::{AgreementId, Ledger, Policy, Slot};
 use clock::{Clock, SignedDuration, SimClock, Timestamp};
 use server::{App, BrokerSpec, Config};
@@ -17,6 +17,9 @@ use wire::ingest::v1::Batch;
 
 /// The Gherkin suites on the `Lab`: world, steps, runner and reports (`meterlab test`).
 pub mod suite;
+
+/// A client of the platform's data-access API, simulated ESPs, and provisioning.
+pub mod access;
 
 /// The simulated dongle for a meter of `variant`: its id, HMAC key and seed, and the
 /// variant's Smarty key when its frames are encrypted (the dongle decrypts, as real ones do).
@@ -62,6 +65,8 @@ pub struct Lab {
     pub meters: Vec<LabMeter>,
     codes: BTreeMap<u64, String>,
     seed: u64,
+    /// The lab's client of the platform's registers, ESP and admin APIs, and its ESPs.
+    pub access: access::AccessClient,
 }
 
 impl Lab {
@@ -84,7 +89,8 @@ impl Lab {
             catalogue.all().iter().map(|v| (v.id.as_str(), v.firmware.as_str())).collect();
         let ledger = Ledger::new(Policy::default(), booking::default_rigs(&variants))
             .map_err(|e| anyhow!("{e}"))?;
-        Ok(Lab { app, clock, ledger, meters: Vec::new(), codes: BTreeMap::new(), seed })
+        let access = access::AccessClient::new(&app.url(), &Config::default().admin_token);
+        Ok(Lab { app, clock, ledger, meters: Vec::new(), codes: BTreeMap::new(), seed, access })
     }
 
     /// Simulated now.
@@ -104,6 +110,19 @@ impl Lab {
     /// Puts every P1 variant of `rig` on the lab with a registered dongle each. `live`: the
     /// lines carry telegrams at once (an ephemeral CI rig); otherwise only during a slot.
     pub async fn attach_rig(&mut self, rig: &str, live: bool) -> Result<()> {
+        self.attach(rig, live, None).await
+    }
+
+    /// Puts one meter variant of `rig` on the lab (a cheaper lab for long runs).
+    pub async fn attach_variant(&mut self, rig: &str, variant: &str, live: bool) -> Result<()> {
+        self.attach(rig, live, Some(variant)).await?;
+        if self.meter(variant).is_none() {
+            bail!("{rig} has no P1 meter {variant}");
+        }
+        Ok(())
+    }
+
+    async fn attach(&mut self, rig: &str, live: bool, only: Option<&str>) -> Result<()> {
         let catalogue = meter::Catalogue::builtin();
         let now = self.now();
         let variants: Vec<String> = self
@@ -116,7 +135,7 @@ impl Lab {
             .collect();
         for (i, id) in variants.iter().enumerate() {
             let v = catalogue.get(id)?;
-            if v.baud == 0 {
+            if v.baud == 0 || only.is_some_and(|o| o != v.id) {
                 continue;
             }
             let seed = self.seed.wrapping_add(i as u64);
@@ -255,6 +274,25 @@ impl Lab {
     /// The meter of a variant.
     pub fn meter(&self, variant: &str) -> Option<&LabMeter> {
         self.meters.iter().find(|m| m.variant == variant)
+    }
+
+    /// Registers the access point of a variant's meter with `grid_user` on it since the lab
+    /// clock's start, and links the meter's dongle to its data service point.
+    pub async fn add_point(&mut self, variant: &str, grid_user: &str) -> Result<access::Point> {
+        let (i, m) = self
+            .meters
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.variant == variant)
+            .ok_or_else(|| anyhow!("no meter {variant} in the lab: attach a rig first"))?;
+        let since = self.now() - SignedDuration::from_hours(24 * 365);
+        let (dongle, meter) = (m.dongle_id.clone(), m.meter.variant().equipment_id.clone());
+        self.access.add_point(variant, i as u64, &dongle, &meter, grid_user, since).await
+    }
+
+    /// Signals mandate renewals and expiries that fell due at the lab's now.
+    pub async fn tick_registers(&self) -> Result<()> {
+        self.app.access.tick().await.map(|_| ()).map_err(|e| anyhow!("{e}"))
     }
 
     /// Telegrams the dongle of a variant read.

@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod bench;
+mod console;
 mod lab;
+mod labapi;
 mod labdb;
 mod p1cmd;
 mod platform;
@@ -30,10 +32,14 @@ enum Command {
     #[command(subcommand)]
     P1(p1cmd::P1Command),
     /// Boot the whole lab: platform, two rigs with every meter variant on ptys and TCP ports,
-    /// a dongle per meter; prints where everything is. Ctrl-C stops cleanly.
+    /// a dongle per meter, the lab API; prints where everything is and opens the console on a
+    /// terminal. Ctrl-C (or q in the console) stops cleanly.
+    #[command(after_help = up::AFTER_HELP)]
     Up(up::UpArgs),
-    /// [not built yet: issue #8] The console (TUI), attached to a running lab.
-    Console,
+    /// The console (TUI) attached to a running lab: rigs and slots, live meters, dongles and
+    /// fault injection, platform health, consents, scenario runs.
+    #[command(after_help = console::AFTER_HELP)]
+    Console(console::ConsoleArgs),
     /// Run the Gherkin scenario suites on the in-process lab, headless: progress, summary,
     /// JUnit and JSON reports; exit 0 passed, 1 failed, 2 lab errors only.
     #[command(after_help = testcmd::AFTER_HELP)]
@@ -60,7 +66,7 @@ fn main() -> ExitCode {
         Command::P1(cmd) => p1cmd::run(cmd),
         Command::Up(args) => up::run(args),
         Command::Test(args) => testcmd::run(args),
-        Command::Console => not_yet("the console", 8),
+        Command::Console(args) => console::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Platform(args) => platform::run(args),
         Command::Bench(cmd) => bench::run(cmd),
@@ -74,10 +80,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn not_yet(what: &str, issue: u32) -> Result<ExitCode> {
-    anyhow::bail!(
-        "{what} is not built yet (issue #{issue}); today `meterlab p1`, `up`, `sim`, `platform`, `book`, `rig`, `bench` and `test` work — see `meterlab --help`"
-    )
 }

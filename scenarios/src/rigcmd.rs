@@ -277,6 +277,7 @@ async fn attach(
             pty: Some(Some(run_dir.join(rig).join(&name))),
             tcp: Some(0),
             dongle,
+            tap: None,
         });
     }
     let running = runner::serve(setups, clock.clone(), Some(end), false).await?;

@@ -8,6 +8,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::labapi::LabApi;
+use crate::labapi::live::{MeterWatch, SwitchedUplink};
+use scenarios::access::AccessClient;
 
 #[derive(Args)]
 pub(crate) struct UpArgs {
@@ -19,10 +24,24 @@ pub(crate) struct UpArgs {
     /// Seed of the meters' load profiles.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// No console, even on a terminal (the console is issue #8; today the lab always runs headless).
+    /// The lab API the console talks to (port 0 picks one; the line `lab: http://…` says which).
+    #[arg(long, default_value = "127.0.0.1:8081", env = "MLAB_LAB_LISTEN")]
+    lab_listen: std::net::SocketAddr,
+    /// No console, even on a terminal (`meterlab console` can attach later).
     #[arg(long)]
     headless: bool,
 }
+
+pub(crate) const AFTER_HELP: &str = "\
+Examples:
+  meterlab up                                     platform, rigs, lab API; the console on a terminal
+  meterlab up --headless                          no console (attach one with `meterlab console`)
+  meterlab up --listen 127.0.0.1:0 --lab-listen 127.0.0.1:0 --mqtt embedded:0   free ports only
+
+It prints `api: http://…` (the platform), `lab: http://…` (the lab API the console uses) and a
+line per meter. A fresh database gets demo registers: an access point per meter with a grid
+user each, the ESP \"Demo ESP\", mandates and consents on the first meters.
+Quitting the console (q) stops the lab like Ctrl-C.";
 
 /// Load profiles by meter position, so a rig shows varied homes.
 const PROFILES: [&str; 4] =
@@ -38,6 +57,8 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("starting the platform on {listen} with {database}"))?;
         let lab = crate::labdb::LabDb::open(&database).await?;
+        let runs = crate::labapi::runs::Runs::new(&args.run_dir)
+            .with_context(|| format!("writing the suites under {}", args.run_dir.display()))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let start = Timestamp::from_second(clock.now().as_second() + 1)?;
         let catalogue = meter::Catalogue::builtin();
@@ -49,6 +70,7 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
         println!("admin token: {}", args.platform.admin_token);
         let mut rigs = Vec::new();
         let mut head_ends = Vec::new();
+        let mut watches = Vec::new();
         for (r, rig) in lab.ledger.rigs().iter().enumerate() {
             let mut setups = Vec::new();
             for (i, variant_id) in rig.variants.iter().map(|v| &v.variant_id).enumerate() {
@@ -63,7 +85,7 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
                 let mut m = meter::Meter::new(v, &profile, seed, start)?;
                 m.open_port();
                 let name = format!("meter-{:02}", i + 1);
-                let dongle = crate::lab::dongle_for(
+                let (dongle, uplink) = crate::lab::dongle_for(
                     &app.url(),
                     &args.platform.admin_token,
                     &rig.id,
@@ -73,12 +95,21 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
                     start,
                 )
                 .await?;
+                // The lab watches every meter and can cut its dongle's Wi-Fi.
+                let watch = Arc::new(MeterWatch::new(&rig.id, &name, v));
+                let uplink: Arc<dyn runner::Uplink> = Arc::new(SwitchedUplink {
+                    inner: uplink,
+                    watch: watch.clone(),
+                    clock: clock.clone(),
+                });
+                watches.push(watch.clone());
                 setups.push(runner::MeterSetup {
                     name,
                     meter: m,
                     pty: Some(Some(args.run_dir.join(&rig.id).join(format!("meter-{:02}", i + 1)))),
                     tcp: Some(0),
-                    dongle: Some(dongle),
+                    dongle: Some((dongle, uplink)),
+                    tap: Some(watch),
                 });
             }
             let running = runner::serve(setups, clock.clone(), None, false).await?;
@@ -113,25 +144,107 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
                 }
             }
         });
-        if std::io::stdout().is_terminal() && !args.headless {
-            eprintln!("meterlab up: the console is not built yet (issue #8); running headless");
+        // Demo registers on a fresh database, so the console's Consents screen has content.
+        let mut access = AccessClient::new(&app.url(), &args.platform.admin_token);
+        match crate::labapi::provision::demo(
+            &mut access,
+            &app.url(),
+            &args.platform.admin_token,
+            &watches,
+            clock.now(),
+        )
+        .await
+        {
+            Ok(Some(p)) => println!(
+                "registers: {} access points (grid users G1…G{}), ESP \"{}\", {} mandates, {} consents",
+                p.points,
+                p.points,
+                crate::labapi::provision::DEMO_ESP,
+                p.mandates,
+                p.consents
+            ),
+            Ok(None) => println!("registers: kept from the database"),
+            Err(e) => eprintln!("meterlab up: no demo registers: {e:#}"),
         }
-        eprintln!(
-            "meterlab up: {} meters on {} rigs feeding the platform; Ctrl-C stops cleanly",
-            rigs.iter().map(|r| r.endpoints.len()).sum::<usize>(),
-            rigs.len()
-        );
-        // Ctrl-C, or a service manager's SIGTERM: the same clean stop.
+        let lab = Arc::new(LabApi::new(
+            &app.url(),
+            &args.platform.admin_token,
+            clock.clone(),
+            lab,
+            watches,
+            access,
+            runs,
+        ));
+        let (lab_addr, lab_tasks) = crate::labapi::serve(lab.clone(), args.lab_listen).await?;
+        let lab_url = format!("http://{lab_addr}");
+        println!("lab: {lab_url}");
+        let n_meters = rigs.iter().map(|r| r.endpoints.len()).sum::<usize>();
+        // The console runs on a thread of its own (its loop blocks); it ends the lab when the
+        // user quits.
+        let mut console = None;
+        if std::io::stdout().is_terminal() && !args.headless {
+            eprintln!(
+                "meterlab up: {n_meters} meters on {} rigs feeding the platform; opening the console (q quits and stops the lab)",
+                rigs.len()
+            );
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let token = args.platform.admin_token.clone();
+            let url = lab_url.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(crate::console::attach(&url, &token, Duration::from_secs(1)));
+            });
+            console = Some(rx);
+        } else {
+            eprintln!(
+                "meterlab up: {n_meters} meters on {} rigs feeding the platform; Ctrl-C stops cleanly",
+                rigs.len()
+            );
+        }
+        // Ctrl-C, or a service manager's SIGTERM: the same clean stop. So is quitting the console.
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("installing the SIGTERM handler")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-            _ = term.recv() => {}
+        loop {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => {
+                    r.context("waiting for Ctrl-C")?;
+                    break;
+                }
+                _ = term.recv() => break,
+                r = async {
+                    match console.as_mut() {
+                        Some(rx) => rx.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    console = None;
+                    match r {
+                        Ok(Ok(())) => break,
+                        Ok(Err(e)) => eprintln!(
+                            "meterlab up: the console stopped: {e:#}; the lab runs on, Ctrl-C stops it"
+                        ),
+                        Err(_) => eprintln!("meterlab up: the console stopped; the lab runs on, Ctrl-C stops it"),
+                    }
+                }
+            }
         }
-        eprintln!("meterlab up: stopping: meters stop, dongles hand over what they buffer");
+        // Stopped by a signal with the console still open: it keeps the screen until the end,
+        // then the terminal is given back (the process ends its thread).
+        let console_open = console.is_some();
+        let stopping = "meterlab up: stopping: meters stop, dongles hand over what they buffer";
+        if !console_open {
+            eprintln!("{stopping}");
+        }
+        lab.runs().stop();
+        for t in lab_tasks {
+            t.abort();
+        }
         amr_task.abort();
         for r in rigs {
             r.stop().await;
+        }
+        if console_open {
+            tui::term::restore();
+            eprintln!("{stopping}");
         }
         eprintln!("meterlab up: stopped");
         Ok(ExitCode::SUCCESS)

@@ -28,17 +28,44 @@ fn text(b: &[u8]) -> String {
 }
 
 #[test]
-fn help_lists_every_subcommand_and_says_what_is_not_built() {
+fn help_lists_every_subcommand() {
     let out = meterlab(&["--help"], None);
     assert!(out.status.success());
     let help = text(&out.stdout);
     for cmd in ["p1", "up", "console", "test", "sim", "platform", "book", "rig"] {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
-    assert!(help.contains("not built yet"));
-    let out = meterlab(&["console"], None);
+    assert!(!help.contains("not built yet"), "{help}");
+}
+
+#[test]
+fn console_and_up_help_have_examples() {
+    let help = text(&meterlab(&["console", "--help"], None).stdout);
+    for s in [
+        "--lab <LAB>",
+        "MLAB_LAB",
+        "--token <TOKEN>",
+        "--refresh <REFRESH>",
+        "Examples:",
+        "meterlab console --lab",
+    ] {
+        assert!(help.contains(s), "{s} missing from console --help:\n{help}");
+    }
+    let help = text(&meterlab(&["up", "--help"], None).stdout);
+    for s in ["--lab-listen <LAB_LISTEN>", "--headless", "Examples:", "meterlab up --headless"] {
+        assert!(help.contains(s), "{s} missing from up --help:\n{help}");
+    }
+}
+
+#[test]
+fn console_without_a_lab_says_how_to_start_one() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = meterlab(&["console", "--lab", &url], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("issue #8"));
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("no lab at {url}")) && err.contains("meterlab up"), "{err}");
 }
 
 fn features(sub: &str) -> String {
@@ -543,7 +570,7 @@ fn meterlab_up_boots_the_lab_and_stops_cleanly_on_ctrl_c() {
     let db = format!("sqlite:{}", dir.join("lab.db").display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
         .args(["up", "--listen", "127.0.0.1:0", "--mqtt", "embedded:0", "--database", &db])
-        .args(["--run-dir", dir.join("run").to_str().unwrap()])
+        .args(["--lab-listen", "127.0.0.1:0", "--run-dir", dir.join("run").to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -589,6 +616,22 @@ fn meterlab_up_boots_the_lab_and_stops_cleanly_on_ctrl_c() {
         dongles.contains("\"expected_interval\":\"PT10S\""),
         "Smarty and DSMR 4.2 dongles send every 10 s"
     );
+    // The lab API for the console: the whole lab in one snapshot, behind the admin token.
+    while !lines.iter().any(|l| l.starts_with("lab: ")) {
+        let mut l = String::new();
+        assert!(out.read_line(&mut l).unwrap() > 0, "meterlab up ended early: {lines:?}");
+        lines.push(l.trim_end().to_owned());
+    }
+    assert!(lines.iter().any(|l| l.starts_with("registers: 14 access points")), "{lines:?}");
+    let lab = lines.iter().find_map(|l| l.strip_prefix("lab: http://")).unwrap().to_owned();
+    let snap = http_get(&lab, "/api/lab/v1/snapshot");
+    assert!(snap.starts_with("HTTP/1.1 200"), "{snap}");
+    let body = &snap[snap.find("\r\n\r\n").unwrap() + 4..];
+    let snap: tui::Snapshot = serde_json::from_str(body).unwrap();
+    assert_eq!(snap.meters.len(), 14);
+    assert_eq!(snap.rigs.len(), 2);
+    assert_eq!(snap.points.len(), 14);
+    assert!(snap.scenarios.len() > 5);
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let status = child.wait().unwrap();
     let mut err = String::new();
@@ -609,4 +652,193 @@ fn http_get(addr: &str, path: &str) -> String {
     let mut body = String::new();
     s.read_to_string(&mut body).unwrap();
     body
+}
+
+/// A tmux server of the test's own (`-L`), so nothing touches the user's sessions.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux").args(["-L", &self.socket]).args(args).output().unwrap()
+    }
+
+    fn capture(&self) -> String {
+        text(&self.run(&["capture-pane", "-p", "-t", "t"]).stdout)
+    }
+
+    fn display(&self, format: &str) -> String {
+        text(&self.run(&["display-message", "-p", "-t", "t", format]).stdout).trim().to_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            assert!(self.run(&["send-keys", "-t", "t", k]).status.success());
+            std::thread::sleep(std::time::Duration::from_millis(150));
+        }
+    }
+
+    /// Waits (up to 30 s) until the pane shows everything in `wanted`; the pane's text.
+    fn wait_for(&self, wanted: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let screen = self.capture();
+            if wanted.iter().all(|w| screen.contains(w)) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the terminal never showed {wanted:?}:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// The console as a person uses it, in a real terminal (tmux): it attaches to a running lab,
+/// switches screens, books a slot and revokes a consent through the lab API, and on `q` gives
+/// the terminal back as it found it.
+#[test]
+fn the_console_in_a_terminal_books_a_slot_revokes_a_consent_and_restores_the_terminal() {
+    use std::io::{BufRead, BufReader};
+    let tmux_ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    assert!(
+        tmux_ok,
+        "this test drives the console in a terminal with tmux, which is not installed: \
+         install it (Debian: apt-get install tmux) — the test does not skip"
+    );
+    let dir = temp_dir("console");
+    let db = format!("sqlite:{}", dir.join("lab.db").display());
+    let bin = env!("CARGO_BIN_EXE_meterlab");
+
+    // A usage agreement on the lab's database, as a holder signs it.
+    let out = meterlab(
+        &[
+            "book",
+            "agree",
+            "--holder",
+            "Console QA",
+            "--email",
+            "qa@lab.example",
+            "--database",
+            &db,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("agreement: 1"));
+
+    let mut child = Command::new(bin)
+        .args(["up", "--headless", "--listen", "127.0.0.1:0", "--lab-listen", "127.0.0.1:0"])
+        .args(["--database", &db, "--mqtt", "embedded:0"])
+        .args(["--run-dir", dir.join("run").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+    let _guard = Kill(child.id());
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines: Vec<String> = Vec::new();
+    while !lines.iter().any(|l| l.starts_with("lab: ")) {
+        let mut l = String::new();
+        assert!(out.read_line(&mut l).unwrap() > 0, "meterlab up ended early: {lines:?}");
+        lines.push(l.trim_end().to_owned());
+    }
+    let api = lines.iter().find_map(|l| l.strip_prefix("api: http://")).unwrap().to_owned();
+    let lab = lines.iter().find_map(|l| l.strip_prefix("lab: ")).unwrap().to_owned();
+
+    let tmux = Tmux { socket: format!("meterlab-test-{}", std::process::id()) };
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        "env",
+        "PS1=lab$ ",
+        "sh",
+    ]);
+    assert!(started.status.success(), "tmux: {}", text(&started.stderr));
+    tmux.wait_for(&["lab$"]);
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    tmux.keys(&[&format!("{bin} console --lab {lab}"), "Enter"]);
+
+    // It opens on the Rigs screen, in the alternate screen.
+    tmux.wait_for(&["1 Rigs", "6 Scenarios", "Slots (0)", "rig-a", "rig-b"]);
+    assert_eq!(tmux.display("#{alternate_on}"), "1");
+    tmux.keys(&["2"]);
+    tmux.wait_for(&["Live meters (14)", "rig-a/01", "s211-1.7.1", "last telegram"]);
+    tmux.keys(&["3"]);
+    tmux.wait_for(&["rig-a-01", "rig-b-07", "online"]);
+    tmux.keys(&["4"]);
+    tmux.wait_for(&["availability"]);
+    tmux.keys(&["6"]);
+    tmux.wait_for(&["pending", "@R-LAB-2"]);
+    tmux.keys(&["5"]);
+    tmux.wait_for(&["Demo ESP", "G1"]);
+
+    // Book a slot on rig-a ten days ahead at 10:00, under agreement 1.
+    let day = clock::local_date(clock::Timestamp::now() + clock::SignedDuration::from_hours(240));
+    let start = format!("{day}T10:00");
+    tmux.keys(&["1", "b"]);
+    tmux.wait_for(&["Book a slot"]);
+    tmux.keys(&[&start, "Tab", "1", "Enter"]);
+    tmux.wait_for(&["slot 1 booked on rig-a", "Slots (1)", "Console QA"]);
+
+    // Revoke the first point's consent: focus the consents table, then r.
+    tmux.keys(&["5", "Right", "r"]);
+    let screen = tmux.wait_for(&["consent C1 revoked"]);
+    assert!(!screen.contains("✗"), "{screen}");
+
+    // The platform agrees: C1 is revoked; the ledger has the slot.
+    let reg = http_get(&api, "/api/admin/v1/registers");
+    let body: serde_json::Value =
+        serde_json::from_str(&reg[reg.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    let consents: Vec<&serde_json::Value> = body["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["consents"].as_array().unwrap())
+        .collect();
+    let c1 = consents.iter().find(|c| c["id"] == "C1").unwrap();
+    assert!(c1["revoked_at"].is_string(), "{c1}");
+    assert!(consents.iter().filter(|c| c["id"] != "C1").all(|c| c["revoked_at"].is_null()));
+    let list = text(&meterlab(&["book", "list", "--database", &db], None).stdout);
+    assert!(list.contains("1     rig-a  booked"), "{list}");
+    assert!(list.contains(&format!("{day} 10:00")), "{list}");
+
+    // q: the console ends, the shell is back on the main screen.
+    tmux.keys(&["q"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tmux.display("#{alternate_on}") != "0" {
+        assert!(std::time::Instant::now() < deadline, "still in the alternate screen");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let screen = tmux.wait_for(&["console --lab"]);
+    let last = screen.lines().rfind(|l| !l.trim().is_empty()).unwrap_or_default();
+    assert_eq!(last.trim_end(), "lab$", "the prompt is back, nothing left over:\n{screen}");
+    assert_eq!(tmux.display("#{pane_current_command}"), "sh");
+    assert_eq!(tmux.display("#{cursor_flag}"), "1", "the cursor is visible again");
+
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
 }

@@ -41,6 +41,7 @@ async fn rig_meters_reach_the_platform_through_their_dongles_until_the_hard_stop
             pty: Some(None),
             tcp: Some(0),
             dongle: Some((dongle::Dongle::new(config, start), uplink)),
+            tap: None,
         });
     }
     let end = start + clock::SignedDuration::from_secs(120);
@@ -99,6 +100,7 @@ async fn dongles_upload_over_mqtt_and_the_head_end_delivers_amr_days() {
         pty: None,
         tcp: None,
         dongle: Some((dongle::Dongle::new(dongle::Config::new("mqtt-d1", key), start), uplink)),
+        tap: None,
     };
     let rig = runner::serve(vec![setup], clock.clone(), Some(end), false).await.unwrap();
     clock.sleep_until(end).await;

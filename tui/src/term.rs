@@ -45,6 +45,14 @@ pub fn run(source: &mut dyn Source, refresh: Duration) -> io::Result<()> {
     result
 }
 
+/// Gives the terminal back (raw mode off, main screen, cursor shown), for a driver that ends
+/// while [`run`] still holds the terminal on another thread (the process stops on a signal).
+pub fn restore() {
+    ratatui::restore();
+    // `run`'s terminal would show the cursor again when dropped; it never will be.
+    let _ = ratatui::crossterm::execute!(io::stdout(), ratatui::crossterm::cursor::Show);
+}
+
 fn event_loop(
     terminal: &mut DefaultTerminal,
     source: &mut dyn Source,

@@ -296,13 +296,11 @@ impl Access {
 /// Whether a tick would signal anything: an approved mandate whose renewal notice or end has
 /// come.
 fn due(r: &Registers, rules: &Rules, now: Timestamp) -> bool {
-    r.access_points().flat_map(|ap| ap.data_service_points.iter()).any(|dsp| {
-        r.mandates_for_point(dsp).into_iter().any(|m| {
-            matches!(m.state, registers::MandateState::Approved)
-                && m.valid_until.is_some_and(|until| {
-                    until <= now || (!m.renewal_signalled && until - rules.renewal_notice <= now)
-                })
-        })
+    r.mandates().iter().any(|m| {
+        matches!(m.state, registers::MandateState::Approved)
+            && m.valid_until.is_some_and(|until| {
+                until <= now || (!m.renewal_signalled && until - rules.renewal_notice <= now)
+            })
     })
 }
 

@@ -889,9 +889,10 @@ async fn point_samples(
 
 fn refused(d: &Decision) -> Response {
     let code = d.refusal.as_ref().map(|r| r.code()).unwrap_or("forbidden");
+    let why = d.refusal.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "refused".into());
     let status =
         if code == "unknown_point" { StatusCode::NOT_FOUND } else { StatusCode::FORBIDDEN };
-    err(status, code, format!("refused ({code}); the refusal is recorded in the access register"))
+    err(status, code, format!("{why} (recorded in the access register)"))
 }
 
 /// Meter data of a data service point (R-DAT-1, R-MAN-2): the parts of the period the caller

@@ -372,7 +372,38 @@ impl Ledger {
         code: &str,
     ) -> Result<Slot, BookingError> {
         let actor = Actor::Holder { agreement };
-        let checked = self.holders_slot(slot, agreement, code).and_then(|i| {
+        let found = self.holders_slot(slot, agreement, code);
+        self.cancel_inner(now, actor, slot, found, "by its holder")
+    }
+
+    /// Cancels a slot that has not started on an operator's authority (the lab console acting
+    /// for a holder, as [`Ledger::book_as_operator`] books): no access code, the caller
+    /// authenticated the operator. The same state rules as [`Ledger::cancel`] apply.
+    ///
+    /// # Errors
+    /// [`BookingError::UnknownSlot`], [`BookingError::AlreadyStarted`],
+    /// [`BookingError::AlreadyCancelled`], [`BookingError::AlreadyEnded`]. All audited.
+    pub fn cancel_as_operator(
+        &mut self,
+        now: Timestamp,
+        operator: &str,
+        slot: SlotId,
+    ) -> Result<Slot, BookingError> {
+        let actor = Actor::Operator { name: operator.to_owned() };
+        let found =
+            self.slots.iter().position(|s| s.id == slot).ok_or(BookingError::UnknownSlot { slot });
+        self.cancel_inner(now, actor, slot, found, &format!("by operator {operator}"))
+    }
+
+    fn cancel_inner(
+        &mut self,
+        now: Timestamp,
+        actor: Actor,
+        slot: SlotId,
+        found: Result<usize, BookingError>,
+        by: &str,
+    ) -> Result<Slot, BookingError> {
+        let checked = found.and_then(|i| {
             let s = &self.slots[i];
             match s.state {
                 SlotState::Booked if now < s.start => Ok(i),
@@ -402,7 +433,7 @@ impl Ledger {
         s.closed_at = Some(now);
         let cancelled = s.clone();
         let detail = format!(
-            "slot {slot} on {} from {} cancelled by its holder; the stretch is free again",
+            "slot {slot} on {} from {} cancelled {by}; the stretch is free again",
             cancelled.rig,
             local(&cancelled.start)
         );

@@ -27,6 +27,32 @@ pub struct MeterSetup {
     pub tcp: Option<u16>,
     /// The simulated dongle on this meter's P1 port, and its uplink.
     pub dongle: Option<(dongle::Dongle, Arc<dyn Uplink>)>,
+    /// Someone watching this meter and its dongle (the lab's console), if anyone.
+    pub tap: Option<Arc<dyn Tap>>,
+}
+
+/// What a [`Tap`] asks of a meter's dongle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DongleCommand {
+    /// A fault of the dongle model ([`dongle::Dongle::inject`]): the firmware hangs, the link
+    /// goes down, the clock jumps.
+    Inject(dongle::Fault),
+    /// A power cycle ([`dongle::Dongle::reset`]).
+    Reset,
+}
+
+/// A window on one running meter for whoever drives the rig (the lab API behind the console):
+/// the meter's telegrams, its dongle's counters, and a way in for fault injection. The
+/// methods run on the meter's task, once per telegram or tick: they must return quickly.
+pub trait Tap: Send + Sync {
+    /// A telegram the meter emitted at `now`. `Some(bytes)` hands the dongle these bytes
+    /// instead (noise on the P1 cable); the serial lines always carry the meter's own bytes.
+    fn telegram(&self, now: Timestamp, bytes: &[u8]) -> Option<Vec<u8>>;
+    /// The dongle's counters, after each tick of the meter.
+    fn dongle(&self, now: Timestamp, stats: &dongle::Stats);
+    /// A command waiting for the dongle, taken once; looked at on each tick of the meter (so
+    /// it lands within one telegram interval).
+    fn command(&self) -> Option<DongleCommand>;
 }
 
 /// What a running meter exposes.
@@ -124,6 +150,7 @@ pub async fn serve(
         let task = run_meter(
             m.meter,
             m.dongle,
+            m.tap,
             sinks,
             keep,
             clock.clone(),
@@ -140,6 +167,7 @@ pub async fn serve(
 async fn run_meter(
     mut meter: meter::Meter,
     mut dongle: Option<(dongle::Dongle, Arc<dyn Uplink>)>,
+    tap: Option<Arc<dyn Tap>>,
     sinks: Vec<serial::FrameSink>,
     _keep: Vec<Box<dyn std::any::Any + Send>>,
     clock: Arc<dyn Clock>,
@@ -170,10 +198,18 @@ async fn run_meter(
             }
         }
         let now = clock.now().max(due);
+        if let (Some(t), Some((d, _))) = (&tap, &mut dongle) {
+            match t.command() {
+                Some(DongleCommand::Inject(fault)) => d.inject(now, fault),
+                Some(DongleCommand::Reset) => d.reset(now),
+                None => {}
+            }
+        }
         if let Some(bytes) = meter.tick(now) {
             stats.telegrams.fetch_add(1, Ordering::Relaxed);
+            let noisy = tap.as_ref().and_then(|t| t.telegram(now, &bytes));
             if let Some((d, _)) = &mut dongle {
-                d.on_serial_bytes(now, &bytes);
+                d.on_serial_bytes(now, noisy.as_deref().unwrap_or(&bytes));
             }
             for s in &sinks {
                 s.send(bytes.clone());
@@ -194,6 +230,9 @@ async fn run_meter(
                     let _ = results.send((tx.id, outcome));
                 });
             }
+        }
+        if let (Some(t), Some((d, _))) = (&tap, &dongle) {
+            t.dongle(now, &d.stats());
         }
     }
 }
@@ -259,4 +298,89 @@ pub fn run_accelerated(
         t += SignedDuration::from_secs(1);
     }
     (telegrams, acked)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+    use wire::ingest::v1::{Receipt, Upload};
+
+    /// An uplink that stores everything.
+    struct Accept;
+
+    impl Uplink for Accept {
+        fn send<'a>(&'a self, uploads: &'a [Upload]) -> UplinkFuture<'a> {
+            Box::pin(async move {
+                Ok(Receipt {
+                    stored: uploads.iter().map(|u| u.seq).collect(),
+                    ..Receipt::default()
+                })
+            })
+        }
+    }
+
+    /// Flips a digit of every telegram, hangs the dongle once, records what it saw.
+    #[derive(Default)]
+    struct Noisy {
+        telegrams: AtomicU64,
+        hang_sent: AtomicBool,
+        last: Mutex<Option<dongle::Stats>>,
+    }
+
+    impl Tap for Noisy {
+        fn telegram(&self, _: Timestamp, bytes: &[u8]) -> Option<Vec<u8>> {
+            self.telegrams.fetch_add(1, Ordering::Relaxed);
+            let mut b = bytes.to_vec();
+            // A digit of the body, not of the CRC: the CRC no longer matches.
+            let body_end = b.iter().rposition(|&c| c == b'!')?;
+            let i = b[..body_end].iter().rposition(u8::is_ascii_digit)?;
+            b[i] ^= 1;
+            Some(b)
+        }
+
+        fn dongle(&self, _: Timestamp, stats: &dongle::Stats) {
+            *self.last.lock().unwrap() = Some(*stats);
+        }
+
+        fn command(&self) -> Option<DongleCommand> {
+            let seen = self.telegrams.load(Ordering::Relaxed);
+            (seen >= 20 && !self.hang_sent.swap(true, Ordering::Relaxed))
+                .then_some(DongleCommand::Inject(dongle::Fault::Hang))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tap_sees_every_telegram_and_can_corrupt_the_dongles_input_and_hang_it() {
+        let start = Timestamp::from_second(1_790_000_000).unwrap();
+        let clock = Arc::new(clock::SimClock::accelerated(start, 200.0).unwrap());
+        let catalogue = meter::Catalogue::builtin();
+        let v = catalogue.all().iter().find(|v| v.baud > 0 && v.interval_s == 1).unwrap();
+        let mut m = meter::Meter::new(v, &"household".parse().unwrap(), 1, start).unwrap();
+        m.open_port();
+        let d = dongle::Dongle::new(dongle::Config::new("d1", vec![7u8; 32]), start);
+        let tap = Arc::new(Noisy::default());
+        let setup = MeterSetup {
+            name: "meter-01".into(),
+            meter: m,
+            pty: None,
+            tcp: None,
+            dongle: Some((d, Arc::new(Accept))),
+            tap: Some(tap.clone()),
+        };
+        let until = start + SignedDuration::from_secs(60);
+        let rig = serve(vec![setup], clock, Some(until), false).await.unwrap();
+        // 60 s of lab time at ×200.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        rig.stop().await;
+        let seen = tap.telegrams.load(Ordering::Relaxed);
+        assert!(seen >= 50, "telegrams seen: {seen}");
+        let stats = tap.last.lock().unwrap().unwrap();
+        assert_eq!(stats.crc_errors, stats.telegrams, "every telegram was corrupted: {stats:?}");
+        assert!(stats.telegrams >= 50);
+        assert_eq!(stats.state, dongle::State::Hung, "{stats:?}");
+        assert_eq!(stats.hangs, 1);
+    }
 }

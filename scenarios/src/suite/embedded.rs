@@ -7,10 +7,21 @@ use std::path::Path;
 /// Every `*.feature` under `features/`: (path relative to `features/`, text).
 pub const EMBEDDED: &[(&str, &str)] = &[
     (
+        "access/consent-revocation.feature",
+        include_str!("../../../features/access/consent-revocation.feature"),
+    ),
+    ("access/mandates.feature", include_str!("../../../features/access/mandates.feature")),
+    ("access/meter-data.feature", include_str!("../../../features/access/meter-data.feature")),
+    (
+        "access/market-switches.feature",
+        include_str!("../../../features/access/market-switches.feature"),
+    ),
+    (
         "dongle/outage-recovery.feature",
         include_str!("../../../features/dongle/outage-recovery.feature"),
     ),
     ("lab/test-slot.feature", include_str!("../../../features/lab/test-slot.feature")),
+    ("sla/service-levels.feature", include_str!("../../../features/sla/service-levels.feature")),
 ];
 
 /// Writes the embedded suites under `dir` (created if needed).

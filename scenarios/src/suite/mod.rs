@@ -58,6 +58,18 @@ pub struct LabWorld {
     pub slot_end: Option<clock::Timestamp>,
     /// Telegrams per variant when the slot ended.
     pub telegrams_at_end: BTreeMap<String, u64>,
+    /// The latest mandate id per ESP.
+    pub mandates: BTreeMap<String, String>,
+    /// The latest consent id per ESP.
+    pub consents: BTreeMap<String, String>,
+    /// Events of each ESP's open NRT stream (`sample@…`, `revoked`, `closed`).
+    pub streams: BTreeMap<String, Arc<Mutex<Vec<String>>>>,
+    /// When the last consent was revoked (lab clock).
+    pub revoked_at: Option<clock::Timestamp>,
+    /// The status of the last API call a step made and kept.
+    pub last_status: Option<u16>,
+    /// Its error code.
+    pub last_code: Option<String>,
 }
 
 impl std::fmt::Debug for LabWorld {

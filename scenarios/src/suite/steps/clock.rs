@@ -14,6 +14,7 @@ async fn clock_moves(w: &mut LabWorld, t: String) {
     lab(w.lab().await.jump_to(local(&t)));
 }
 
+#[given(expr = "the lab runs for {int} {word}")]
 #[when(expr = "the lab runs for {int} {word}")]
 async fn runs_for(w: &mut LabWorld, n: i64, unit: String) {
     lab(w.lab().await.run_for(duration(n, &unit)).await);

@@ -2,6 +2,7 @@
 //! [`lab`](super::lab) (a lab error), assertions about the system under test panic plainly
 //! (a failure).
 
+mod access;
 mod booking;
 mod clock;
 mod dongle;

@@ -57,3 +57,8 @@ async fn nothing_after_end(w: &mut LabWorld, rig: String) {
         assert!(!m.live, "{}: the line is still live after the slot", m.variant);
     }
 }
+
+#[given(expr = "the {word} meter of {word} is attached to the lab as an ephemeral CI rig")]
+async fn one_meter(w: &mut LabWorld, variant: String, rig: String) {
+    lab(w.lab().await.attach_variant(&rig, &variant, true).await);
+}

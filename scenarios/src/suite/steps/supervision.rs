@@ -36,3 +36,34 @@ async fn incident_closed(w: &mut LabWorld, variant: String) {
     assert_eq!(s["state"], "online", "{s}");
     assert_eq!(open_incidents(&s), 0, "{s}");
 }
+
+#[then(
+    expr = "the daily service level of the {word} meter for {word} is {word} with {int} on time and {int} late"
+)]
+async fn daily_sla(
+    w: &mut LabWorld,
+    variant: String,
+    day: String,
+    verdict: String,
+    on_time: u64,
+    late: u64,
+) {
+    let lab_ = w.lab().await;
+    let Some(m) = lab_.meter(&variant) else { panic!("no meter {variant} in the lab") };
+    let dongle = m.dongle_id.clone();
+    let next = ::clock::parse_date_or_time(&day)
+        .ok()
+        .map(::clock::local_date)
+        .and_then(|d| d.tomorrow().ok())
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let all = lab(lab_.access.sla(&day, &next).await);
+    let Some(fig) = all.as_array().and_then(|a| a.iter().find(|f| f["dongle"] == dongle.as_str()))
+    else {
+        panic!("no SLA figures for {dongle}: {all}")
+    };
+    let d = &fig["daily"];
+    assert_eq!(d["requirement"], "R-SLA-1");
+    assert_eq!((d["on_time"].as_u64(), d["late"].as_u64()), (Some(on_time), Some(late)), "{d}");
+    assert_eq!(d["pass"], verdict == "pass", "{d}");
+}
