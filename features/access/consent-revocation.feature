@@ -1,4 +1,4 @@
-@R-NRT-4 @R-NRT-5 @R-NRT-6 @R-NRT-8 @R-ACC-1 @R-ACC-5
+@R-NRT-1 @R-NRT-4 @R-NRT-5 @R-NRT-6 @R-NRT-8 @R-ACC-1 @R-ACC-5
 Feature: Near-real-time consent and its revocation
   A grid user's consent to an ESP's service is the only basis for near-real-time data.
   Revoking it stops the flow at once, the ESP is told, and the access register shows it.
@@ -15,6 +15,7 @@ Feature: Near-real-time consent and its revocation
     When ESP Alpha opens the live stream of the fluvius-t211-1.7.1 meter
     And the lab runs for 10 seconds
     Then ESP Alpha has received live samples
+    And the live samples ESP Alpha received are 1 second apart
     When G1 revokes the consent of ESP Alpha
     And the lab runs for 10 seconds
     Then the live stream of ESP Alpha has ended without a sample captured after the revocation

@@ -1,8 +1,9 @@
 @R-SLA-1 @R-SLA-4
 Feature: Service levels
   More than 95 % of each day's unvalidated data must be there within 5 days of the day
-  (R-SLA-1), figured from the receive times the platform stored. Data that comes late is still
-  delivered (R-SLA-4) and counts as late.
+  (R-SLA-1), and of each month's data within 15 days of the month (R-SLA-2), figured from the
+  receive times the platform stored. Data that comes late is still delivered (R-SLA-4) and
+  counts as late.
 
   Background:
     Given the lab clock reads 2026-06-01T00:00:00 in Brussels
@@ -30,3 +31,10 @@ Feature: Service levels
     And the lab runs for 20 minutes
     When the platform declares an unplanned outage
     Then ESP Alpha is answered 503 unplanned_outage for the kaifa-dsmr-4.2 meter
+
+  @R-SLA-2 @slow
+  Scenario: A month delivered as it happens meets R-SLA-2
+    When the lab runs for 30 days
+    And the lab runs for 5 minutes
+    And the lab clock moves to 2026-07-20T00:00:00 in Brussels
+    Then the monthly service level of the kaifa-dsmr-4.2 meter for 2026-06 is pass with 1 on time and 0 late

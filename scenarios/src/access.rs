@@ -236,7 +236,9 @@ impl AccessClient {
         self.points.get(name).ok_or_else(|| anyhow!("no point {name} in this lab"))
     }
 
-    /// The customer grants (step-plan link, R-MAN-7) and approves; the mandate id.
+    /// The customer grants (step-plan link, R-MAN-7) and approves; the mandate id. When the
+    /// customer is not the point's grid user, the mandate then waits for the grid user's
+    /// co-consent (R-MAN-3).
     pub async fn grant_mandate(
         &mut self,
         customer: &str,
@@ -384,40 +386,6 @@ impl AccessClient {
         let token = self.grid_user_token(grid_user).await?;
         self.call("POST", &format!("/api/registers/v1/mandates/{mandate}/approve"), &token, None)
             .await
-    }
-
-    /// The customer requests and approves; with another grid user on the point, the mandate
-    /// waits for the grid user's co-consent (R-MAN-3). The mandate id.
-    pub async fn request_mandate(
-        &mut self,
-        customer: &str,
-        esp: &str,
-        point: &str,
-        period_from: Timestamp,
-    ) -> Result<String> {
-        let token = self.grid_user_token(customer).await?;
-        let kbo = self.esp(esp)?.kbo.clone();
-        let dsp = self.point(point)?.dsp.clone();
-        let a = self
-            .call(
-                "POST",
-                &format!("/api/registers/v1/dienstverlener/{}/stappenplan", kbo.as_str()),
-                &token,
-                Some(serde_json::json!({
-                    "data_service_point": dsp, "scope": "with_interval",
-                    "period_from": period_from, "history": true,
-                })),
-            )
-            .await?;
-        let id = a.body["notifications"][0]["mandate"]
-            .as_str()
-            .ok_or_else(|| anyhow!("requesting a mandate: {} {}", a.status, a.body))?
-            .to_owned();
-        let a = self.approve(customer, &id).await?;
-        if a.status != 200 {
-            bail!("approving {id}: {} {}", a.status, a.body);
-        }
-        Ok(id)
     }
 
     /// Monthly figures of a point as an ESP sees them (R-DAT-3).

@@ -194,6 +194,26 @@ impl Lab {
             .map_err(|e| e.to_string())
     }
 
+    /// The lab operator gives a variant on a rig other firmware; the notices the ledger sends
+    /// to every holder of a valid agreement (R-LAB-4).
+    pub fn update_firmware(
+        &mut self,
+        rig: &str,
+        variant: &str,
+        firmware: &str,
+    ) -> Result<Vec<booking::Notice>> {
+        let mut variants =
+            self.ledger.rig(rig).ok_or_else(|| anyhow!("no rig {rig}"))?.variants.clone();
+        let v = variants
+            .iter_mut()
+            .find(|v| v.variant_id == variant)
+            .ok_or_else(|| anyhow!("{rig} has no {variant}"))?;
+        v.firmware = firmware.to_owned();
+        self.ledger
+            .update_rig(self.now(), "lab operator", rig, variants)
+            .map_err(|e| anyhow!("{e}"))
+    }
+
     /// Cuts a dongle's uplink for a while (Wi-Fi loss).
     pub fn link_down(&mut self, variant: &str, duration: SignedDuration) {
         let until = self.now() + duration;

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod calendar;
+mod holidays;
 mod parse;
 mod sim;
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub use calendar::{
     brussels, day_bounds, day_start, hours_in_day, is_dst, local_date, local_datetime, month_start,
     next_month_start, next_quarter, quarter_start, quarters_in_day,
 };
+pub use holidays::{belgian_holidays, easter_sunday, is_belgian_holiday, is_working_day};
 pub use jiff::{SignedDuration, Timestamp, civil};
 pub use parse::{ParseDurationError, ParseTimeError, parse_date_or_time, parse_duration};
 pub use sim::{SimClock, SimClockError};

@@ -649,13 +649,17 @@ fn point_json(
     })
 }
 
-/// The access point of a point given as an access point or one of its data service points,
-/// and whether the grid user occupied it at some time.
+/// The access point of a point given as an access point or one of its data service points.
+fn access_point_of(r: &registers::Registers, ean: &Ean) -> Option<Ean> {
+    match r.access_point(ean) {
+        Some(ap) => Some(ap.ean.clone()),
+        None => Some(r.data_service_point(ean)?.access_point.clone()),
+    }
+}
+
+/// That access point, if the grid user occupied it at some time.
 fn occupant_of(r: &registers::Registers, ean: &Ean, g: &domain::GridUserId) -> Option<Ean> {
-    let ap = match r.access_point(ean) {
-        Some(ap) => ap.ean.clone(),
-        None => r.data_service_point(ean)?.access_point.clone(),
-    };
+    let ap = access_point_of(r, ean)?;
     r.occupancy(&ap).iter().any(|o| o.grid_user.as_ref() == Some(g)).then_some(ap)
 }
 
@@ -675,10 +679,7 @@ async fn point_view(
     let v = access(&ctx)
         .read(|r| match &p.party {
             Party::Admin => {
-                let ap = r
-                    .access_point(&ean)
-                    .map(|a| a.ean.clone())
-                    .or_else(|| r.data_service_point(&ean).map(|d| d.access_point.clone()))?;
+                let ap = access_point_of(r, &ean)?;
                 Some(point_json(r, &ap, None))
             }
             Party::GridUser(g) => occupant_of(r, &ean, g).map(|ap| point_json(r, &ap, Some(g))),
@@ -714,10 +715,7 @@ async fn point_access_log(
     let (points, spans) = match access(&ctx)
         .read(|r| {
             let ap = match &p.party {
-                Party::Admin => r
-                    .access_point(&ean)
-                    .map(|a| a.ean.clone())
-                    .or_else(|| r.data_service_point(&ean).map(|d| d.access_point.clone())),
+                Party::Admin => access_point_of(r, &ean),
                 Party::GridUser(g) => occupant_of(r, &ean, g),
                 _ => None,
             }?;
@@ -770,10 +768,7 @@ async fn point_parties(
     let v = access(&ctx)
         .read(|r| {
             let ap = match &p.party {
-                Party::Admin => r
-                    .access_point(&ean)
-                    .map(|a| a.ean.clone())
-                    .or_else(|| r.data_service_point(&ean).map(|d| d.access_point.clone())),
+                Party::Admin => access_point_of(r, &ean),
                 // Only the current grid user: third parties with access now are his business.
                 Party::GridUser(g) => {
                     occupant_of(r, &ean, g).filter(|ap| r.grid_user_at(ap, now) == Some(g))

@@ -92,6 +92,23 @@ fn staff(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
+/// A staff request's `from`/`to`: the token is checked before the query, so a stranger
+/// learns nothing about the parameters.
+fn staff_range(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    q: Result<Query<Range>, QueryRejection>,
+) -> Result<Range, Response> {
+    staff(ctx, headers)?;
+    q.map(|Query(r)| r).map_err(|e| {
+        err(
+            StatusCode::BAD_REQUEST,
+            "period_missing",
+            format!("{}; give from and to", e.body_text()),
+        )
+    })
+}
+
 pub(crate) fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (status, Json(ApiError::new(code, message))).into_response()
 }
@@ -358,18 +375,9 @@ async fn kpis(
     headers: HeaderMap,
     q: Result<Query<Range>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = staff(&ctx, &headers) {
-        return r;
-    }
-    let r = match q {
-        Ok(Query(r)) => r,
-        Err(e) => {
-            return err(
-                StatusCode::BAD_REQUEST,
-                "period_missing",
-                format!("{}; give from and to", e.body_text()),
-            );
-        }
+    let r = match staff_range(&ctx, &headers, q) {
+        Ok(r) => r,
+        Err(e) => return e,
     };
     let (from, to) = match parse_range(&r) {
         Ok(x) => x,
@@ -420,18 +428,9 @@ async fn quarter_hours(
     Path(id): Path<String>,
     q: Result<Query<Range>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = staff(&ctx, &headers) {
-        return r;
-    }
-    let r = match q {
-        Ok(Query(r)) => r,
-        Err(e) => {
-            return err(
-                StatusCode::BAD_REQUEST,
-                "period_missing",
-                format!("{}; give from and to", e.body_text()),
-            );
-        }
+    let r = match staff_range(&ctx, &headers, q) {
+        Ok(r) => r,
+        Err(e) => return e,
     };
     let (from, to) = match parse_range(&r) {
         Ok(x) => x,
@@ -470,18 +469,9 @@ async fn days(
     Path(id): Path<String>,
     q: Result<Query<Range>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = staff(&ctx, &headers) {
-        return r;
-    }
-    let r = match q {
-        Ok(Query(r)) => r,
-        Err(e) => {
-            return err(
-                StatusCode::BAD_REQUEST,
-                "period_missing",
-                format!("{}; give from and to", e.body_text()),
-            );
-        }
+    let r = match staff_range(&ctx, &headers, q) {
+        Ok(r) => r,
+        Err(e) => return e,
     };
     by_days(&ctx, &id, &r, derive::days).await
 }
@@ -492,18 +482,9 @@ async fn months(
     Path(id): Path<String>,
     q: Result<Query<Range>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = staff(&ctx, &headers) {
-        return r;
-    }
-    let r = match q {
-        Ok(Query(r)) => r,
-        Err(e) => {
-            return err(
-                StatusCode::BAD_REQUEST,
-                "period_missing",
-                format!("{}; give from and to", e.body_text()),
-            );
-        }
+    let r = match staff_range(&ctx, &headers, q) {
+        Ok(r) => r,
+        Err(e) => return e,
     };
     by_days(&ctx, &id, &r, derive::months).await
 }

@@ -13,7 +13,7 @@
 //! passed, or earlier when already delivered; anything delivered after its deadline is late
 //! (R-SLA-4: it is still delivered, and counted).
 
-use clock::civil::{Date, Weekday};
+use clock::civil::Date;
 use clock::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -28,51 +28,7 @@ pub enum DayCount {
     Working,
 }
 
-/// Easter Sunday (anonymous Gregorian algorithm).
-fn easter(year: i16) -> Option<Date> {
-    let y = i32::from(year);
-    let a = y % 19;
-    let b = y / 100;
-    let c = y % 100;
-    let d = b / 4;
-    let e = b % 4;
-    let f = (b + 8) / 25;
-    let g = (b - f + 1) / 3;
-    let h = (19 * a + b - d - g + 15) % 30;
-    let i = c / 4;
-    let k = c % 4;
-    let l = (32 + 2 * e + 2 * i - h - k) % 7;
-    let m = (a + 11 * h + 22 * l) / 451;
-    let month = (h + l - 7 * m + 114) / 31;
-    let day = (h + l - 7 * m + 114) % 31 + 1;
-    Date::new(year, i8::try_from(month).ok()?, i8::try_from(day).ok()?).ok()
-}
-
-/// The ten Belgian legal holidays of a year: New Year, Easter Monday, Labour Day, Ascension,
-/// Whit Monday, National Day, Assumption, All Saints, Armistice, Christmas.
-pub fn belgian_holidays(year: i16) -> Vec<Date> {
-    let mut out = Vec::new();
-    for (m, d) in [(1, 1), (5, 1), (7, 21), (8, 15), (11, 1), (11, 11), (12, 25)] {
-        if let Ok(date) = Date::new(year, m, d) {
-            out.push(date);
-        }
-    }
-    if let Some(e) = easter(year) {
-        for days in [1, 39, 50] {
-            if let Ok(d) = e.checked_add(jiff::Span::new().days(days)) {
-                out.push(d);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Monday to Friday and not a Belgian legal holiday.
-pub fn is_working_day(d: Date) -> bool {
-    !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday)
-        && !belgian_holidays(d.year()).contains(&d)
-}
+pub use clock::{belgian_holidays, is_working_day};
 
 /// The end of the `n`th day after `day` (a Brussels midnight), counting calendar or working
 /// days: data of day D due "within 5 days" must be there before D+6 begins.
@@ -235,19 +191,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use clock::civil::date;
-
-    #[test]
-    fn belgian_holidays_2026_include_the_moving_ones() {
-        let h = belgian_holidays(2026);
-        assert_eq!(h.len(), 10);
-        // Easter 2026 is 5 April.
-        for d in [date(2026, 4, 6), date(2026, 5, 14), date(2026, 5, 25), date(2026, 7, 21)] {
-            assert!(h.contains(&d), "{d}");
-        }
-        assert!(!is_working_day(date(2026, 11, 11)), "Armistice");
-        assert!(!is_working_day(date(2026, 11, 22)), "a Sunday");
-        assert!(is_working_day(date(2026, 11, 23)));
-    }
 
     #[test]
     fn deadlines_count_calendar_or_working_days() {

@@ -20,6 +20,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "dongle/outage-recovery.feature",
         include_str!("../../../features/dongle/outage-recovery.feature"),
     ),
+    ("lab/rig-updates.feature", include_str!("../../../features/lab/rig-updates.feature")),
     ("lab/test-slot.feature", include_str!("../../../features/lab/test-slot.feature")),
     ("sla/service-levels.feature", include_str!("../../../features/sla/service-levels.feature")),
 ];

@@ -58,6 +58,8 @@ pub struct LabWorld {
     pub slot_end: Option<clock::Timestamp>,
     /// Telegrams per variant when the slot ended.
     pub telegrams_at_end: BTreeMap<String, u64>,
+    /// Update notices the ledger sent (R-LAB-4).
+    pub notices: Vec<booking::Notice>,
     /// The latest mandate id per ESP.
     pub mandates: BTreeMap<String, String>,
     /// The latest consent id per ESP.

@@ -51,34 +51,13 @@ pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Easter Sunday (Gregorian, anonymous "Meeus/Jones/Butcher" algorithm) as a day count.
-fn easter_sunday(y: i64) -> i64 {
-    let a = y.rem_euclid(19);
-    let b = y.div_euclid(100);
-    let c = y.rem_euclid(100);
-    let d = b / 4;
-    let e = b % 4;
-    let f = (b + 8) / 25;
-    let g = (b - f + 1) / 3;
-    let h = (19 * a + b - d - g + 15) % 30;
-    let i = c / 4;
-    let k = c % 4;
-    let l = (32 + 2 * e + 2 * i - h - k) % 7;
-    let m = (a + 11 * h + 22 * l) / 451;
-    let month = (h + l - 7 * m + 114) / 31;
-    let day = (h + l - 7 * m + 114) % 31 + 1;
-    days_from_civil(y, month as u32, day as u32)
-}
-
-/// The ten Belgian legal public holidays (law of 4 January 1974, belgium.be "Feestdagen"):
-/// New Year, Easter Monday, Labour Day, Ascension, Whit Monday, National Day (21 July),
-/// Assumption (15 August), All Saints, Armistice (11 November), Christmas.
-fn is_belgian_public_holiday(days: i64, m: u32, d: u32, y: i64) -> bool {
-    if matches!((m, d), (1, 1) | (5, 1) | (7, 21) | (8, 15) | (11, 1) | (11, 11) | (12, 25)) {
-        return true;
-    }
-    let easter = easter_sunday(y);
-    matches!(days - easter, 1 | 39 | 50)
+/// Whether a civil date is one of the ten Belgian legal holidays (`clock` keeps the list).
+fn is_belgian_public_holiday(m: u32, d: u32, y: i64) -> bool {
+    let date = (|| {
+        let y = i16::try_from(y).ok()?;
+        jiff::civil::Date::new(y, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()
+    })();
+    date.is_some_and(clock::is_belgian_holiday)
 }
 
 /// Facts about one local (Europe/Brussels) calendar day.
@@ -101,7 +80,7 @@ impl DayInfo {
         let (y, month, d) = civil_from_days(day);
         let doy = (day - days_from_civil(y, 1, 1)) as u32;
         let weekday = (day + 3).rem_euclid(7) as u32; // 1970-01-01 was a Thursday
-        let rest_day = weekday >= 5 || is_belgian_public_holiday(day, month, d, y);
+        let rest_day = weekday >= 5 || is_belgian_public_holiday(month, d, y);
         DayInfo { day, month, doy, weekday, rest_day }
     }
 

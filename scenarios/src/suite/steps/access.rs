@@ -144,6 +144,16 @@ async fn register_shows_end(w: &mut LabWorld, esp: String) {
     assert!(!lag.is_negative() && lag.as_secs() <= 2, "ended at {at}, revoked at {revoked}");
 }
 
+/// The KBO number of a lab ESP.
+fn kbo_of(lab_: &crate::Lab, esp: &str) -> String {
+    lab(lab_
+        .access
+        .esps
+        .get(esp)
+        .map(|e| e.kbo.as_str().to_owned())
+        .ok_or_else(|| anyhow::anyhow!("no ESP {esp}")))
+}
+
 fn first_point(w: &LabWorld) -> Option<String> {
     w.lab.as_ref().and_then(|l| l.access.points.keys().next().cloned())
 }
@@ -159,12 +169,7 @@ async fn stream_refused(w: &mut LabWorld, esp: String, code: String) {
 async fn register_refused(w: &mut LabWorld, what: String, esp: String, code: String) {
     let Some(variant) = first_point(w) else { panic!("no point in this scenario") };
     let lab_ = w.lab().await;
-    let kbo = lab(lab_
-        .access
-        .esps
-        .get(&esp)
-        .map(|e| e.kbo.as_str().to_owned())
-        .ok_or_else(|| anyhow::anyhow!("no ESP {esp}")));
+    let kbo = kbo_of(lab_, &esp);
     let rows = lab(lab_.access.access_log(&variant).await);
     assert!(
         rows.iter().any(|r| r["party"] == format!("esp:{kbo}")
@@ -178,12 +183,7 @@ async fn register_refused(w: &mut LabWorld, what: String, esp: String, code: Str
 #[then(expr = "{word} sees ESP {word} among the parties with access to the {word} meter")]
 async fn sees_party(w: &mut LabWorld, g: String, esp: String, variant: String) {
     let lab_ = w.lab().await;
-    let kbo = lab(lab_
-        .access
-        .esps
-        .get(&esp)
-        .map(|e| e.kbo.as_str().to_owned())
-        .ok_or_else(|| anyhow::anyhow!("no ESP {esp}")));
+    let kbo = kbo_of(lab_, &esp);
     let a = lab(lab_.access.parties(&g, &variant).await);
     assert_eq!(a.status, 200, "{:?}", a.body);
     let listed = a.body.as_array().cloned().unwrap_or_default();
@@ -320,8 +320,9 @@ async fn answered_503(w: &mut LabWorld, esp: String, code: String, variant: Stri
     expr = "{word} asks for a quarter-hour mandate for ESP {word} on the {word} meter from {word}"
 )]
 async fn asks(w: &mut LabWorld, customer: String, esp: String, variant: String, from: String) {
+    let from = local(&from);
     let id =
-        lab(w.lab().await.access.request_mandate(&customer, &esp, &variant, local(&from)).await);
+        lab(w.lab().await.access.grant_mandate(&customer, &esp, &variant, true, from, None).await);
     w.mandates.insert(esp, id);
 }
 
@@ -395,5 +396,19 @@ async fn csv_matches(w: &mut LabWorld, esp: String, day: String, variant: String
     assert_eq!(values.len(), quarters.len());
     for (c, j) in values.iter().zip(&quarters) {
         assert!((c - j).abs() < 1e-9, "CSV {c} vs JSON {j}");
+    }
+}
+
+#[then(expr = "the live samples ESP {word} received are {int} second(s) apart")]
+async fn samples_apart(w: &mut LabWorld, esp: String, secs: i64) {
+    let times: Vec<Timestamp> = events(w, &esp)
+        .iter()
+        .filter_map(|x| x.strip_prefix("sample@"))
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    assert!(times.len() >= 5, "{times:?}");
+    // R-NRT-1: granularity down to the second, every sample, in order.
+    for pair in times.windows(2) {
+        assert_eq!(pair[1].duration_since(pair[0]).as_secs(), secs, "{times:?}");
     }
 }

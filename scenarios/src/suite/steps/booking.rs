@@ -64,3 +64,45 @@ async fn slot_ends(w: &mut LabWorld, end: String) {
     assert_eq!(slot.start.duration_until(slot.end), ::clock::SignedDuration::from_hours(22));
     assert_eq!(slot.end, local(&end));
 }
+
+#[when(expr = "the operator updates the firmware of {word} on {word} to {word}")]
+async fn firmware_update(w: &mut LabWorld, variant: String, rig: String, firmware: String) {
+    let notices = lab(w.lab().await.update_firmware(&rig, &variant, &firmware));
+    w.notices.extend(notices);
+}
+
+#[then(expr = "{word} {word} is notified that {word} on {word} went to firmware {word}")]
+async fn notified_of_update(
+    w: &mut LabWorld,
+    a: String,
+    b: String,
+    variant: String,
+    rig: String,
+    firmware: String,
+) {
+    let holder = format!("{a} {b}");
+    let Some(n) = w.notices.iter().find(|n| n.holder == holder) else {
+        panic!(
+            "no notice to {holder}: {:?}",
+            w.notices.iter().map(|n| &n.holder).collect::<Vec<_>>()
+        )
+    };
+    assert_eq!(n.rig, rig);
+    let expected = booking::RigChange::FirmwareChanged {
+        variant_id: variant.clone(),
+        from: n
+            .changes
+            .iter()
+            .find_map(|c| match c {
+                booking::RigChange::FirmwareChanged { variant_id, from, .. }
+                    if *variant_id == variant =>
+                {
+                    Some(from.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_default(),
+        to: firmware,
+    };
+    assert_eq!(n.changes, vec![expected], "{}", n.subject());
+}

@@ -67,3 +67,32 @@ async fn daily_sla(
     assert_eq!((d["on_time"].as_u64(), d["late"].as_u64()), (Some(on_time), Some(late)), "{d}");
     assert_eq!(d["pass"], verdict == "pass", "{d}");
 }
+
+#[then(
+    expr = "the monthly service level of the {word} meter for {word} is {word} with {int} on time and {int} late"
+)]
+async fn monthly_sla(
+    w: &mut LabWorld,
+    variant: String,
+    month: String,
+    verdict: String,
+    on_time: u64,
+    late: u64,
+) {
+    let lab_ = w.lab().await;
+    let Some(m) = lab_.meter(&variant) else { panic!("no meter {variant} in the lab") };
+    let dongle = m.dongle_id.clone();
+    let first = ::clock::parse_date_or_time(&format!("{month}-01"))
+        .map(::clock::local_date)
+        .unwrap_or_else(|e| panic!("{month}: {e}"));
+    let next = first.last_of_month().tomorrow().map(|d| d.to_string()).unwrap_or_default();
+    let all = lab(lab_.access.sla(&first.to_string(), &next).await);
+    let Some(fig) = all.as_array().and_then(|a| a.iter().find(|f| f["dongle"] == dongle.as_str()))
+    else {
+        panic!("no SLA figures for {dongle}: {all}")
+    };
+    let m = &fig["monthly"];
+    assert_eq!(m["requirement"], "R-SLA-2");
+    assert_eq!((m["on_time"].as_u64(), m["late"].as_u64()), (Some(on_time), Some(late)), "{m}");
+    assert_eq!(m["pass"], verdict == "pass", "{m}");
+}
