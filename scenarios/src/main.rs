@@ -20,7 +20,14 @@ mod up;
 /// A hardware-in-the-loop test and simulation lab for smart-meter data services:
 /// simulated P1/AMR/gas meters and dongles feeding a reference data platform.
 #[derive(Parser)]
-#[command(name = "meterlab", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "meterlab",
+    version,
+    about = "A hardware-in-the-loop lab for smart-meter data services: simulated P1, AMR and gas meters and dongles feeding a reference data platform",
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:\n  meterlab up                          # the whole lab on embedded defaults, console on a terminal\n  meterlab test --junit junit.xml      # every scenario suite, headless, for CI\n  meterlab console --lab http://127.0.0.1:8081\n  meterlab sim --out pty               # one meter on a pty\n  meterlab p1 decode capture.txt       # what a telegram says\n\nEach command has --help with its own examples."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

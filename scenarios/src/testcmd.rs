@@ -16,7 +16,7 @@ Examples:
   meterlab test --list --tags @R-NRT-2           what would run, without running it
 
 A failure is an assertion about the system under test; a lab error is the lab itself failing
-(the platform did not start, a store or network error). @slow marks the 22-hour slot scenario.
+(the platform did not start, a store or network error). @slow marks the long runs (the 22-hour slot, a month of SLA data).
 
 Exit status:
   0  every scenario passed

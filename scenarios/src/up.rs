@@ -114,8 +114,15 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
             }
             let running = runner::serve(setups, clock.clone(), None, false).await?;
             for ep in &running.endpoints {
+                // Encrypted (Smarty) frames need the meter's key to be read: say it.
+                let key = catalogue
+                    .get(&ep.variant)
+                    .ok()
+                    .and_then(|v| v.encryption_key.clone())
+                    .map(|k| format!("\tkey {k}"))
+                    .unwrap_or_default();
                 println!(
-                    "{}/{}\t{}\tpty {}\tlink {}\ttcp {}",
+                    "{}/{}\t{}\tpty {}\tlink {}\ttcp {}{key}",
                     rig.id,
                     ep.name,
                     ep.variant,

@@ -637,7 +637,8 @@ fn render_mandates(frame: &mut Frame, area: Rect, point: &PointView) {
         Constraint::Fill(4),
         Constraint::Length(10),
         Constraint::Length(10),
-        Constraint::Length(6),
+        // `approved`, `finished`: the longest states, whole.
+        Constraint::Length(8),
     ];
     let mut header = vec!["id", "ESP", "scope", "from", "to", "state"];
     if wide {
@@ -685,7 +686,8 @@ fn render_access(frame: &mut Frame, area: Rect, snap: &Snapshot, ean: &str) {
         cells.push(Cell::from(r.basis.clone()));
         Row::new(cells)
     });
-    let mut widths = vec![Constraint::Length(11), Constraint::Fill(3), Constraint::Fill(4)];
+    // `esp:` and a whole KBO number (14): a cut id would read as another party.
+    let mut widths = vec![Constraint::Length(11), Constraint::Length(14), Constraint::Fill(4)];
     let mut header = vec!["at", "party", "what"];
     if wide {
         widths.push(Constraint::Length(21));

@@ -155,6 +155,7 @@ fn register_error(e: AccessError) -> Response {
         AccessError::Register(e) => {
             let status = match e.code() {
                 "forbidden" | "not_grid_user" => StatusCode::FORBIDDEN,
+                "period_reversed" => StatusCode::BAD_REQUEST,
                 "unknown_esp" | "unknown_point" | "unknown_mandate" | "unknown_consent"
                 | "unknown_service" => StatusCode::NOT_FOUND,
                 "already_decided" | "duplicate" => StatusCode::CONFLICT,
@@ -192,7 +193,8 @@ async fn issue_token(
     if let Err(r) = caller(&ctx, &headers, false).and_then(|p| need_admin(&p, "issue tokens")) {
         return r;
     }
-    let b = match json_body(body, r#"{"party": {"grid_user": "G1"}, "label": "…"}"#) {
+    let b = match json_body(body, r#"{"party": {"role": "grid_user", "id": "G1"}, "label": "…"}"#)
+    {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -225,6 +227,16 @@ async fn register_esp(
         Err(r) => return r,
     };
     let kbo = b.esp.kbo.clone();
+    // Onboarding twice would mint a second token and secret behind the first ones' back.
+    if access(&ctx).read(|r| r.esp(&kbo).is_some()).await {
+        return err(
+            StatusCode::CONFLICT,
+            "esp_exists",
+            format!(
+                "ESP {kbo} is already onboarded; its token and webhook secret were issued then"
+            ),
+        );
+    }
     if let Err(e) = access(&ctx).execute(Command::RegisterEsp { esp: b.esp.clone() }).await {
         return register_error(e);
     }
@@ -242,7 +254,7 @@ async fn register_esp(
                 "kbo": kbo.as_str().to_owned(),
                 "token": token,
                 "webhook_secret": secret,
-                "step_plan": b.esp.step_plan_path(),
+                "step_plan": format!("/api/registers/v1{}", b.esp.step_plan_path()),
             })),
         )
             .into_response(),
@@ -956,8 +968,12 @@ async fn energy(
         Err(r) => return r,
     };
     let opt = derive::Options::default();
-    let w = &d.windows;
-    // Only whole intervals inside the windows are served: not one byte of a cut period.
+    // Only whole intervals inside the windows are served: not one byte of a cut period; and
+    // only intervals that have ended: the future is not "missing", it has not happened yet.
+    let now = access(&ctx).clock.now();
+    let clipped: Vec<(Timestamp, Timestamp)> =
+        d.windows.iter().filter(|(a, _)| *a < now).map(|(a, b)| (*a, (*b).min(now))).collect();
+    let w = &clipped;
     let rows: Vec<[String; 5]> = match (what, commodity) {
         (DataKind::QuarterHour, _) => derive::quarter_hours(&samples, from, to, &opt)
             .into_iter()

@@ -481,6 +481,19 @@ pub(crate) const ERROR_CODES: &[(&str, &str)] = &[
     ("no_consent", "no live NRT consent for this point"),
     ("outside_occupancy", "the period is outside your occupancy of the point (R-NRT-7)"),
     ("esp_not_active", "your data-access contract is not active"),
+    ("outside_period", "a mandate or consent exists but covers none of the period asked"),
+    ("esp_exists", "the ESP is onboarded already"),
+    ("unknown_esp", "no ESP with that KBO number"),
+    ("unknown_mandate", "no such mandate"),
+    ("unknown_consent", "no such consent"),
+    ("already_decided", "the mandate was approved, rejected or ended already"),
+    ("not_grid_user", "you are not the grid user of that point"),
+    ("terms_not_accepted", "accept the terms for the access point first (R-NRT-5)"),
+    (
+        "forbidden",
+        "the registers refuse this party the action (e.g. an ESP ending a mandate, R-MAN-4)",
+    ),
+    ("duplicate", "the same grant exists already"),
 ];
 
 fn op_json(op: &Op) -> serde_json::Value {

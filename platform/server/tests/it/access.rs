@@ -716,6 +716,24 @@ async fn bad_requests_get_stable_codes() {
     .await;
     assert_eq!(v[0]["error"], "ean_invalid_length");
     assert_eq!(v[1]["mandate"]["id"], w.mandate.as_str());
+    // Onboarding an ESP twice would mint a second token behind the first one's back.
+    let again = post(
+        &format!("{u}/api/admin/v1/esps"),
+        ADMIN,
+        serde_json::json!({ "esp": {
+            "kbo": w.esp_a, "gln": null, "name": "again", "channel": "api", "status": "active",
+            "webhook_url": null, "services": [],
+        }}),
+    )
+    .await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap()["code"], "esp_exists");
+    // Quarters that have not ended (the clock reads 10:00 UTC) are not listed, not "missing".
+    let day = format!("from={}&to={}", t0(), t0() + SignedDuration::from_hours(24));
+    let v = ok_json(get(&format!("{u}/api/esp/v1/points/{d1}/energy?{day}"), a).await).await;
+    let values = v["values"].as_array().unwrap();
+    assert_eq!(values.len(), 8, "08:00-10:00 UTC");
+    assert_eq!(values.iter().filter(|q| q["quality"] == "missing").count(), 4, "{v}");
     // CSV download (R-DAT-5).
     let r = get(&format!("{u}/api/esp/v1/points/{d1}/energy?format=csv&{}", hour()), a).await;
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
