@@ -490,11 +490,11 @@ impl AccessClient {
         Ok(self.esp(esp)?.received.lock().map(|r| r.clone()).unwrap_or_default())
     }
 
-    /// SLA figures per dongle over `[from, to)` (Brussels days).
-    pub async fn sla(&self, from: &str, to: &str) -> Result<serde_json::Value> {
-        let a = self
-            .call("GET", &format!("/api/admin/v1/sla?from={from}&to={to}"), &self.admin, None)
-            .await?;
+    /// SLA figures per dongle over `[from, to)` (Brussels days); deadlines counted in
+    /// `calendar` or `working` days.
+    pub async fn sla(&self, from: &str, to: &str, count: &str) -> Result<serde_json::Value> {
+        let path = format!("/api/admin/v1/sla?from={from}&to={to}&count={count}");
+        let a = self.call("GET", &path, &self.admin, None).await?;
         if a.status != 200 {
             bail!("GET sla: {} {}", a.status, a.body);
         }

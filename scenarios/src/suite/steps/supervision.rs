@@ -37,6 +37,42 @@ async fn incident_closed(w: &mut LabWorld, variant: String) {
     assert_eq!(open_incidents(&s), 0, "{s}");
 }
 
+/// One SLA figure (`daily` or `monthly`) of a meter's dongle for the Brussels days
+/// `[first, next)`, checked against a verdict and counts.
+#[allow(clippy::too_many_arguments)]
+async fn check_sla(
+    w: &mut LabWorld,
+    variant: &str,
+    first: ::clock::civil::Date,
+    next: ::clock::civil::Date,
+    count: &str,
+    which: &str,
+    verdict: &str,
+    counts: (u64, u64),
+) {
+    let lab_ = w.lab().await;
+    let Some(m) = lab_.meter(variant) else { panic!("no meter {variant} in the lab") };
+    let dongle = m.dongle_id.clone();
+    let all = lab(lab_.access.sla(&first.to_string(), &next.to_string(), count).await);
+    let Some(fig) = all.as_array().and_then(|a| a.iter().find(|f| f["dongle"] == dongle.as_str()))
+    else {
+        panic!("no SLA figures for {dongle}: {all}")
+    };
+    let f = &fig[which];
+    let requirement = if which == "daily" { "R-SLA-1" } else { "R-SLA-2" };
+    assert_eq!(f["requirement"], requirement);
+    assert_eq!(
+        (f["on_time"].as_u64(), f["late"].as_u64()),
+        (Some(counts.0), Some(counts.1)),
+        "{f}"
+    );
+    assert_eq!(f["pass"], verdict == "pass", "{f}");
+}
+
+fn date(s: &str) -> ::clock::civil::Date {
+    ::clock::parse_date_or_time(s).map(::clock::local_date).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
 #[then(
     expr = "the daily service level of the {word} meter for {word} is {word} with {int} on time and {int} late"
 )]
@@ -48,24 +84,25 @@ async fn daily_sla(
     on_time: u64,
     late: u64,
 ) {
-    let lab_ = w.lab().await;
-    let Some(m) = lab_.meter(&variant) else { panic!("no meter {variant} in the lab") };
-    let dongle = m.dongle_id.clone();
-    let next = ::clock::parse_date_or_time(&day)
-        .ok()
-        .map(::clock::local_date)
-        .and_then(|d| d.tomorrow().ok())
-        .map(|d| d.to_string())
-        .unwrap_or_default();
-    let all = lab(lab_.access.sla(&day, &next).await);
-    let Some(fig) = all.as_array().and_then(|a| a.iter().find(|f| f["dongle"] == dongle.as_str()))
-    else {
-        panic!("no SLA figures for {dongle}: {all}")
-    };
-    let d = &fig["daily"];
-    assert_eq!(d["requirement"], "R-SLA-1");
-    assert_eq!((d["on_time"].as_u64(), d["late"].as_u64()), (Some(on_time), Some(late)), "{d}");
-    assert_eq!(d["pass"], verdict == "pass", "{d}");
+    let first = date(&day);
+    let next = first.tomorrow().unwrap_or(first);
+    check_sla(w, &variant, first, next, "calendar", "daily", &verdict, (on_time, late)).await;
+}
+
+#[then(
+    expr = "counted in Belgian working days, the daily service level of the {word} meter for {word} is {word} with {int} on time and {int} late"
+)]
+async fn daily_sla_working(
+    w: &mut LabWorld,
+    variant: String,
+    day: String,
+    verdict: String,
+    on_time: u64,
+    late: u64,
+) {
+    let first = date(&day);
+    let next = first.tomorrow().unwrap_or(first);
+    check_sla(w, &variant, first, next, "working", "daily", &verdict, (on_time, late)).await;
 }
 
 #[then(
@@ -79,20 +116,7 @@ async fn monthly_sla(
     on_time: u64,
     late: u64,
 ) {
-    let lab_ = w.lab().await;
-    let Some(m) = lab_.meter(&variant) else { panic!("no meter {variant} in the lab") };
-    let dongle = m.dongle_id.clone();
-    let first = ::clock::parse_date_or_time(&format!("{month}-01"))
-        .map(::clock::local_date)
-        .unwrap_or_else(|e| panic!("{month}: {e}"));
-    let next = first.last_of_month().tomorrow().map(|d| d.to_string()).unwrap_or_default();
-    let all = lab(lab_.access.sla(&first.to_string(), &next).await);
-    let Some(fig) = all.as_array().and_then(|a| a.iter().find(|f| f["dongle"] == dongle.as_str()))
-    else {
-        panic!("no SLA figures for {dongle}: {all}")
-    };
-    let m = &fig["monthly"];
-    assert_eq!(m["requirement"], "R-SLA-2");
-    assert_eq!((m["on_time"].as_u64(), m["late"].as_u64()), (Some(on_time), Some(late)), "{m}");
-    assert_eq!(m["pass"], verdict == "pass", "{m}");
+    let first = date(&format!("{month}-01"));
+    let next = first.last_of_month().tomorrow().unwrap_or(first);
+    check_sla(w, &variant, first, next, "calendar", "monthly", &verdict, (on_time, late)).await;
 }
