@@ -94,14 +94,13 @@ struct State {
 
 /// The SHA-256 of a token, as stored: a leaked database gives no usable tokens.
 pub(crate) fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    wire::hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// A new random token with a readable prefix naming its role.
 pub(crate) fn new_secret(prefix: &str) -> String {
     let bytes: [u8; 24] = rand::random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}_{hex}")
+    format!("{prefix}_{}", wire::hex(&bytes))
 }
 
 impl Access {

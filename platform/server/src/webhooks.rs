@@ -83,7 +83,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     };
     mac.update(body);
     let tag = mac.finalize().into_bytes();
-    format!("sha256={}", tag.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("sha256={}", wire::hex(&tag))
 }
 
 impl Webhooks {
