@@ -105,6 +105,9 @@ async fn start(database: &str, mqtt: BrokerSpec, dongles: u64) -> Result<App> {
         listen: "127.0.0.1:0".parse()?,
         database: database.into(),
         mqtt,
+        // A fresh session per run: a benchmark must not be handed what an earlier run left
+        // queued at the broker.
+        mqtt_client_id: format!("meterlab-bench-{}", std::process::id()),
         ..Config::default()
     })
     .await
@@ -164,7 +167,7 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
     loop {
         stored = 0;
         for d in 0..a.dongles {
-            stored += app.ingest.stored_sequences(&format!("B{d:05}")).await.len() as u64;
+            stored += app.ingest.stored_sequences(&format!("B{d:05}")).await?.len() as u64;
         }
         if stored >= total || a.via != "mqtt" {
             break;

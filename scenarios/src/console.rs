@@ -20,8 +20,8 @@ Examples:
   meterlab console --lab http://10.0.0.5:8081 --token \"$MLAB_ADMIN_TOKEN\" --refresh 2s
 
 Keys: 1-6 or Tab switch screens (Rigs, Live, Dongles, Platform, Consents, Scenarios), ? help,
-q quits. Rigs: b book, c cancel. Dongles: f inject a fault. Consents: r revoke, m market
-scenario, a access register. Scenarios: t tag filter, Enter run.";
+q quits. Rigs: b book, c cancel (asks a reason for the audit log). Dongles: f inject a fault.
+Consents: r revoke, m market scenario, a access register. Scenarios: t tag filter, Enter run.";
 
 #[derive(Args)]
 pub(crate) struct ConsoleArgs {
@@ -144,7 +144,9 @@ pub(crate) fn request(action: &Action) -> Option<(String, serde_json::Value)> {
             "/api/lab/v1/slots".to_owned(),
             json!({ "rig": rig, "start": start, "agreement": agreement }),
         ),
-        Action::Cancel { slot } => (format!("/api/lab/v1/slots/{slot}/cancel"), json!({})),
+        Action::Cancel { slot, reason } => {
+            (format!("/api/lab/v1/slots/{slot}/cancel"), json!({ "reason": reason }))
+        }
         Action::InjectFault { dongle, fault } => {
             ("/api/lab/v1/faults".to_owned(), json!({ "dongle": dongle, "fault": fault }))
         }
@@ -208,8 +210,11 @@ mod tests {
         assert_eq!(body["agreement"], "ACME");
         let (path, _) = request(&Action::Revoke { consent: "C2".into() }).unwrap();
         assert_eq!(path, "/api/lab/v1/consents/C2/revoke");
-        let (path, _) = request(&Action::Cancel { slot: "4".into() }).unwrap();
+        let cancel = Action::Cancel { slot: "4".into(), reason: "rig-a is rewired".into() };
+        let (path, body) = request(&cancel).unwrap();
         assert_eq!(path, "/api/lab/v1/slots/4/cancel");
+        // The operator's cancel: no holder code, a reason for the audit log.
+        assert_eq!(body, serde_json::json!({ "reason": "rig-a is rewired" }));
         assert!(request(&Action::Quit).is_none());
     }
 

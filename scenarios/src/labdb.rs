@@ -1,17 +1,19 @@
-//! The lab's booking state in the store: the pure `booking::Ledger` decides, the database has
-//! the last word on overlaps (two processes booking at once), and every change is persisted.
+//! The lab's booking state in the store. The pure `booking::Ledger` decides; every change is
+//! one store transaction under the ledger's write lock: the ledger is read fresh inside it,
+//! the rule applied, and the new rows, changed rows and audit entries written together. So
+//! any number of processes (`meterlab up`, `meterlab book …` from shells) book at once
+//! without double-booking, lost updates or an audit log that tells of bookings that failed.
 
-use anyhow::{Context, Result, bail};
-use booking::{Agreement, AuditEntry, Ledger, Policy, Rig, Slot};
+use anyhow::{Context, Result, anyhow};
+use booking::{Agreement, AuditEntry, Ledger, Policy, Rig, Slot, SlotId, SlotState};
 use clock::Timestamp;
 use std::sync::Arc;
-use store::{AuditRow, Record, SlotRow, Store, StoreError};
+use store::{AuditRow, LedgerRows, LedgerWrites, Record, SlotRow, Store, StoreError};
 
-/// A ledger loaded from the store, and what has been persisted of it.
+/// A ledger loaded from the store (for reading), and the store to change it through.
 pub(crate) struct LabDb {
     pub(crate) store: Arc<store::SqlStore>,
     pub(crate) ledger: Ledger,
-    audit_saved: usize,
 }
 
 impl LabDb {
@@ -21,132 +23,155 @@ impl LabDb {
         let store = Arc::new(
             store::open(url).await.with_context(|| format!("opening the lab database {url}"))?,
         );
-        let mut rigs: Vec<Rig> = Vec::new();
-        for (id, body) in store.records(Record::Rigs).await? {
-            rigs.push(
-                serde_json::from_str(&body).with_context(|| format!("rig {id} in the database"))?,
-            );
-        }
-        if rigs.is_empty() {
+        if store.records(Record::Rigs).await?.is_empty() {
             let catalogue = meter::Catalogue::builtin();
             let variants: Vec<(&str, &str)> =
                 catalogue.all().iter().map(|v| (v.id.as_str(), v.firmware.as_str())).collect();
-            rigs = booking::default_rigs(&variants);
-            for r in &rigs {
-                store.put_record(Record::Rigs, &r.id, &serde_json::to_string(r)?).await?;
+            // Idempotent: two first processes write the same rigs.
+            for r in booking::default_rigs(&variants) {
+                store.put_record(Record::Rigs, &r.id, &serde_json::to_string(&r)?).await?;
             }
         }
-        let (ledger, audit_saved) = load(&store, rigs).await?;
-        Ok(LabDb { store, ledger, audit_saved })
+        let ledger = load(&store).await?;
+        Ok(LabDb { store, ledger })
     }
 
     /// Reads the ledger again from the store, for a long-running process (`meterlab up`)
     /// that shares the database with others (`meterlab book …` from a shell).
     pub(crate) async fn reload(&mut self) -> Result<()> {
-        let rigs = self.ledger.rigs().to_vec();
-        let (ledger, audit_saved) = load(&self.store, rigs).await?;
-        self.ledger = ledger;
-        self.audit_saved = audit_saved;
+        self.ledger = load(&self.store).await?;
         Ok(())
     }
 
-    /// Persists a new agreement.
-    pub(crate) async fn save_agreement(&mut self, a: &Agreement) -> Result<()> {
-        self.store
-            .put_record(Record::Agreements, &a.id.0.to_string(), &serde_json::to_string(a)?)
-            .await?;
-        self.save_audit().await
-    }
-
-    /// Persists a new slot; the database refuses it if another process booked the time first.
-    pub(crate) async fn save_new_slot(&mut self, s: &Slot) -> Result<()> {
-        let row = SlotRow {
-            id: s.id.0.to_string(),
-            rig: s.rig.clone(),
-            agreement: s.agreement.0.to_string(),
-            start: s.start,
-            end: s.end,
-            cancelled: false,
-            body: serde_json::to_string(s)?,
+    /// Applies `change` to the ledger as the store has it now, in one transaction under the
+    /// ledger's write lock, and persists what it changed (refusals are audited too); then
+    /// reloads. `change`'s result comes back once the transaction committed.
+    pub(crate) async fn transact<T: Send>(
+        &mut self,
+        change: impl FnOnce(&mut Ledger) -> T + Send,
+    ) -> Result<T> {
+        let mut out = None;
+        let decide = |rows: LedgerRows| -> Result<LedgerWrites, StoreError> {
+            let next = SlotId(rows.next_slot);
+            let before = ledger_of(rows).map_err(|e| StoreError::Corrupt(format!("{e:#}")))?;
+            let mut after = before.clone();
+            after.set_next_slot_id(next);
+            out = Some(change(&mut after));
+            writes(&before, &after).map_err(|e| StoreError::Corrupt(format!("{e:#}")))
         };
-        match self.store.insert_slot(&row).await {
-            Ok(()) => self.save_audit().await,
-            Err(StoreError::Overlap { slot, start, end }) => bail!(
-                "the rig was booked by someone else meanwhile: slot {slot} from {} to {} (Brussels); pick another start (`meterlab book list --rig {}`)",
-                clock::local_datetime(start),
-                clock::local_datetime(end),
-                s.rig
-            ),
-            Err(e) => Err(e.into()),
+        let res = self.store.ledger_transaction(Box::new(decide)).await;
+        // The in-memory view follows the store whatever happened.
+        let reloaded = self.reload().await;
+        match res {
+            Ok(()) => {}
+            Err(StoreError::Overlap { slot, start, end }) => {
+                return Err(anyhow!(
+                    "the rig was booked meanwhile: slot {slot} from {} to {} (Brussels); pick another start",
+                    clock::local_datetime(start),
+                    clock::local_datetime(end),
+                ));
+            }
+            Err(e) => return Err(e).context("the booking ledger could not be changed"),
         }
-    }
-
-    /// Persists a slot's new state (cancelled, active, ended).
-    pub(crate) async fn save_slot_state(&mut self, s: &Slot) -> Result<()> {
-        let body = serde_json::to_string(s)?;
-        let id = s.id.0.to_string();
-        if s.state == booking::SlotState::Cancelled {
-            self.store.cancel_slot(&id, &body).await?;
-        } else {
-            self.store.update_slot(&id, &body).await?;
-        }
-        self.save_audit().await
-    }
-
-    /// Appends the audit entries not yet in the database (refusals included).
-    pub(crate) async fn save_audit(&mut self) -> Result<()> {
-        let new: Vec<AuditRow> = self.ledger.audit()[self.audit_saved..]
-            .iter()
-            .map(|e| -> Result<AuditRow> {
-                Ok(AuditRow {
-                    at: e.at,
-                    actor: format!("{:?}", e.actor),
-                    action: format!("{:?}", e.action),
-                    detail: serde_json::to_string(e)?,
-                })
-            })
-            .collect::<Result<_>>()?;
-        self.store.append_audit(&new).await?;
-        self.audit_saved += new.len();
-        Ok(())
+        reloaded?;
+        out.ok_or_else(|| anyhow!("the ledger transaction did not run"))
     }
 
     /// Applies the clock: slots start and end; their states are persisted.
     pub(crate) async fn tick(&mut self, now: Timestamp) -> Result<Vec<booking::LedgerEvent>> {
-        let events = self.ledger.tick(now);
-        for e in &events {
-            let id = match e {
-                booking::LedgerEvent::Activated { slot, .. }
-                | booking::LedgerEvent::Ended { slot, .. } => *slot,
-            };
-            if let Some(s) = self.ledger.slot(id).cloned() {
-                self.save_slot_state(&s).await?;
-            }
+        // Most calls have nothing to do: decide on the loaded ledger before taking the lock.
+        if self.ledger.clone().tick(now).is_empty() {
+            return Ok(Vec::new());
         }
-        self.save_audit().await?;
-        Ok(events)
+        self.transact(|l| l.tick(now)).await
     }
 }
 
-/// The ledger from the store's agreements, slots and audit log, on `rigs`; and the audit
-/// entries already persisted.
-async fn load(store: &store::SqlStore, rigs: Vec<Rig>) -> Result<(Ledger, usize)> {
-    let mut agreements: Vec<Agreement> = Vec::new();
-    for (_, body) in store.records(Record::Agreements).await? {
-        agreements.push(serde_json::from_str(&body)?);
-    }
-    agreements.sort_by_key(|a| a.id);
-    let mut slots: Vec<Slot> = Vec::new();
-    for row in store.slots(None).await? {
-        slots.push(serde_json::from_str(&row.body)?);
-    }
-    slots.sort_by_key(|s| s.id);
+/// The ledger as the store has it (the audit log included, for reading).
+async fn load(store: &store::SqlStore) -> Result<Ledger> {
+    let rows = LedgerRows {
+        rigs: store.records(Record::Rigs).await?,
+        agreements: store.records(Record::Agreements).await?,
+        slots: store.slots(None).await?,
+        next_slot: 0,
+    };
     let mut audit: Vec<AuditEntry> = Vec::new();
     for row in store.audit().await? {
         audit.push(serde_json::from_str(&row.detail)?);
     }
-    let audit_saved = audit.len();
-    let ledger = Ledger::from_parts(Policy::default(), rigs, agreements, slots, audit)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok((ledger, audit_saved))
+    with_audit(rows, audit)
+}
+
+/// The ledger of the rows, without its audit log (decisions never read it).
+fn ledger_of(rows: LedgerRows) -> Result<Ledger> {
+    with_audit(rows, Vec::new())
+}
+
+fn with_audit(rows: LedgerRows, audit: Vec<AuditEntry>) -> Result<Ledger> {
+    let mut rigs: Vec<Rig> = Vec::new();
+    for (id, body) in &rows.rigs {
+        rigs.push(serde_json::from_str(body).with_context(|| format!("rig {id} in the database"))?);
+    }
+    let mut agreements: Vec<Agreement> = Vec::new();
+    for (id, body) in &rows.agreements {
+        agreements.push(
+            serde_json::from_str(body)
+                .with_context(|| format!("agreement {id} in the database"))?,
+        );
+    }
+    agreements.sort_by_key(|a| a.id);
+    let mut slots: Vec<Slot> = Vec::new();
+    for row in &rows.slots {
+        slots.push(
+            serde_json::from_str(&row.body)
+                .with_context(|| format!("slot {} in the database", row.id))?,
+        );
+    }
+    slots.sort_by_key(|s| s.id);
+    Ledger::from_parts(Policy::default(), rigs, agreements, slots, audit)
+        .map_err(|e| anyhow!("{e}"))
+}
+
+/// What turned `before` into `after`: rigs and agreements to store, slots to insert or
+/// update, and the audit entries appended.
+fn writes(before: &Ledger, after: &Ledger) -> Result<LedgerWrites> {
+    let mut w = LedgerWrites::default();
+    for r in after.rigs() {
+        if before.rig(&r.id) != Some(r) {
+            w.records.push((Record::Rigs, r.id.clone(), serde_json::to_string(r)?));
+        }
+    }
+    for a in after.agreements() {
+        if before.agreement(a.id) != Some(a) {
+            w.records.push((Record::Agreements, a.id.0.to_string(), serde_json::to_string(a)?));
+        }
+    }
+    for s in after.all_slots() {
+        match before.slot(s.id) {
+            None => w.new_slots.push(slot_row(s)?),
+            Some(old) if old != s => w.changed_slots.push(slot_row(s)?),
+            Some(_) => {}
+        }
+    }
+    for e in &after.audit()[before.audit().len()..] {
+        w.audit.push(AuditRow {
+            at: e.at,
+            actor: format!("{:?}", e.actor),
+            action: format!("{:?}", e.action),
+            detail: serde_json::to_string(e)?,
+        });
+    }
+    Ok(w)
+}
+
+fn slot_row(s: &Slot) -> Result<SlotRow> {
+    Ok(SlotRow {
+        id: s.id.0.to_string(),
+        rig: s.rig.clone(),
+        agreement: s.agreement.0.to_string(),
+        start: s.start,
+        end: s.end,
+        cancelled: s.state == SlotState::Cancelled,
+        body: serde_json::to_string(s)?,
+    })
 }

@@ -283,12 +283,12 @@ impl Lab {
     }
 
     /// Uploads the platform stored for a meter's dongle.
-    pub async fn stored(&self, variant: &str) -> Vec<u64> {
+    pub async fn stored(&self, variant: &str) -> Result<Vec<u64>, store::StoreError> {
         let mut all = Vec::new();
         for m in self.meters.iter().filter(|m| m.variant == variant) {
-            all.extend(self.app.ingest.stored_sequences(&m.dongle_id).await);
+            all.extend(self.app.ingest.stored_sequences(&m.dongle_id).await?);
         }
-        all
+        Ok(all)
     }
 
     /// The meter of a variant.

@@ -10,6 +10,7 @@ mod console;
 mod lab;
 mod labapi;
 mod labdb;
+mod logging;
 mod p1cmd;
 mod platform;
 mod rigcmd;
@@ -31,6 +32,14 @@ mod up;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text or JSON (one object per line); `RUST_LOG` filters them
+    /// (default: warnings, and the platform's info lines).
+    #[arg(long, global = true, value_enum, default_value = "text", env = "MLAB_LOG_FORMAT")]
+    log_format: logging::LogFormat,
+    /// Append the log to this file instead of stderr (`meterlab up` with a console logs to
+    /// RUN_DIR/meterlab.log, since the console owns the terminal).
+    #[arg(long, global = true, value_name = "FILE", env = "MLAB_LOG_FILE")]
+    log_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -48,7 +57,7 @@ enum Command {
     #[command(after_help = console::AFTER_HELP)]
     Console(console::ConsoleArgs),
     /// Run the Gherkin scenario suites on the in-process lab, headless: progress, summary,
-    /// JUnit and JSON reports; exit 0 passed, 1 failed, 2 lab errors only.
+    /// JUnit and JSON reports; exit 0 passed, 1 failed, 2 only lab errors or undefined steps.
     #[command(after_help = testcmd::AFTER_HELP)]
     Test(testcmd::TestArgs),
     /// Simulate one meter to stdout, a pty, a TCP port or a serial device; summaries and
@@ -69,6 +78,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let log_file = match (&cli.log_file, &cli.command) {
+        (Some(f), _) => Some(f.clone()),
+        (None, Command::Up(args)) if args.console_on_terminal() => Some(args.log_file()),
+        _ => None,
+    };
+    if let Err(e) = logging::init(cli.log_format, log_file.as_deref()) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     let res: Result<ExitCode> = match cli.command {
         Command::P1(cmd) => p1cmd::run(cmd),
         Command::Up(args) => up::run(args),

@@ -23,6 +23,22 @@ pub(crate) struct PlatformOpts {
     /// reachable from other machines. More tokens: POST /api/admin/v1/tokens.
     #[arg(long, default_value = "meterlab-admin-dev", env = "MLAB_ADMIN_TOKEN")]
     pub(crate) admin_token: String,
+    /// The MQTT client id the platform subscribes with; keep it across restarts (the broker
+    /// keeps what dongles publish meanwhile under it), and give a second platform on the same
+    /// broker its own.
+    #[arg(long, default_value = "meterlab-platform", env = "MLAB_MQTT_CLIENT_ID")]
+    pub(crate) mqtt_client_id: String,
+    /// HTTP connections served at once; one more gets a 503 at once.
+    #[arg(long, default_value_t = server::Limits::default().max_connections, env = "MLAB_MAX_CONNECTIONS")]
+    pub(crate) max_connections: usize,
+    /// Seconds a client has to send a request's headers (stalled clients are dropped); also
+    /// how long an idle keep-alive connection stays open.
+    #[arg(long, default_value_t = server::Limits::default().header_read_timeout.as_secs(), value_name = "SECONDS")]
+    pub(crate) header_timeout: u64,
+    /// Seconds without a byte either way after which a connection is closed (a client stalled
+    /// mid-body or mid-read).
+    #[arg(long, default_value_t = server::Limits::default().idle_timeout.as_secs(), value_name = "SECONDS")]
+    pub(crate) idle_timeout: u64,
 }
 
 impl PlatformOpts {
@@ -33,6 +49,12 @@ impl PlatformOpts {
             database: self.database.clone(),
             mqtt: self.mqtt.parse::<BrokerSpec>().map_err(anyhow::Error::msg)?,
             admin_token: self.admin_token.clone(),
+            mqtt_client_id: self.mqtt_client_id.clone(),
+            limits: server::Limits {
+                max_connections: self.max_connections.max(1),
+                header_read_timeout: std::time::Duration::from_secs(self.header_timeout.max(1)),
+                idle_timeout: std::time::Duration::from_secs(self.idle_timeout.max(1)),
+            },
             ..Config::default()
         })
     }

@@ -128,11 +128,11 @@ pub(crate) fn run_book(cmd: BookCommand) -> Result<ExitCode> {
         match cmd {
             BookCommand::Agree { holder, email, db } => {
                 let mut lab = LabDb::open(&db.database).await?;
+                let seed = entropy();
                 let (a, code) = lab
-                    .ledger
-                    .sign_agreement(now, &holder, &email, entropy())
+                    .transact(|l| l.sign_agreement(now, &holder, &email, seed))
+                    .await?
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                lab.save_agreement(&a).await?;
                 println!("agreement: {}", a.id.0);
                 println!("holder: {} <{}>", a.holder, a.email);
                 println!(
@@ -145,10 +145,11 @@ pub(crate) fn run_book(cmd: BookCommand) -> Result<ExitCode> {
             BookCommand::Create { who, rig, start, db } => {
                 let mut lab = LabDb::open(&db.database).await?;
                 let start = parse_start(&start)?;
-                let res = lab.ledger.book(now, AgreementId(who.agreement), &who.code, &rig, start);
-                lab.save_audit().await?;
-                let slot = res.map_err(|e| anyhow::anyhow!("{e}"))?;
-                lab.save_new_slot(&slot).await?;
+                let agreement = AgreementId(who.agreement);
+                let slot = lab
+                    .transact(|l| l.book(now, agreement, &who.code, &rig, start))
+                    .await?
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 println!(
                     "slot {}: {} from {} to {} (Brussels), agreement {}",
                     slot.id.0,
@@ -161,6 +162,16 @@ pub(crate) fn run_book(cmd: BookCommand) -> Result<ExitCode> {
             BookCommand::List { rig, db } => {
                 let mut lab = LabDb::open(&db.database).await?;
                 lab.tick(now).await?;
+                if let Some(r) = &rig
+                    && lab.ledger.rig(r).is_none()
+                {
+                    let known: Vec<&str> =
+                        lab.ledger.rigs().iter().map(|r| r.id.as_str()).collect();
+                    bail!(
+                        "no rig {r}: the rigs are {}; `meterlab rig list` shows them",
+                        known.join(", ")
+                    );
+                }
                 println!(
                     "slot  rig    state      start (Brussels)     end (Brussels)       agreement"
                 );
@@ -183,11 +194,11 @@ pub(crate) fn run_book(cmd: BookCommand) -> Result<ExitCode> {
             }
             BookCommand::Cancel { slot, who, db } => {
                 let mut lab = LabDb::open(&db.database).await?;
-                let res =
-                    lab.ledger.cancel(now, SlotId(slot), AgreementId(who.agreement), &who.code);
-                lab.save_audit().await?;
-                let s = res.map_err(|e| anyhow::anyhow!("{e}"))?;
-                lab.save_slot_state(&s).await?;
+                let agreement = AgreementId(who.agreement);
+                let s = lab
+                    .transact(|l| l.cancel(now, SlotId(slot), agreement, &who.code))
+                    .await?
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 println!("slot {} cancelled", s.id.0);
             }
         }
@@ -239,9 +250,11 @@ pub(crate) fn run_rig(cmd: RigCommand) -> Result<ExitCode> {
             RigCommand::Attach { rig, who, run_dir, platform, token, db } => {
                 let mut lab = LabDb::open(&db.database).await?;
                 lab.tick(now).await?;
-                let res = lab.ledger.log_in(now, &rig, AgreementId(who.agreement), &who.code);
-                lab.save_audit().await?;
-                let slot = res.map_err(|e| anyhow::anyhow!("{e}"))?;
+                let agreement = AgreementId(who.agreement);
+                let slot = lab
+                    .transact(|l| l.log_in(now, &rig, agreement, &who.code))
+                    .await?
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 let platform = platform.as_deref().map(|p| (p, token.as_str()));
                 return attach(&rig, slot.end, &run_dir, platform).await;
             }

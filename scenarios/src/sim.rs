@@ -35,8 +35,10 @@ pub(crate) struct SimArgs {
     /// RFC 3339. Default: now (2026-01-01 for --summary and exports).
     #[arg(long, value_name = "DATE")]
     from: Option<String>,
-    /// How long to run (22h, 7d, 365d). Default: until Ctrl-C in real time, one day at
-    /// `--speed max`, a year for --summary and exports.
+    /// How long to run (22h, 7d, 365d). Days are Brussels calendar days: `--from 2026-10-25
+    /// --for 1d` runs to the next local midnight (23, 24 or 25 hours), `7d` ends at the same
+    /// local time a week later; h, m and s are elapsed time. Default: until Ctrl-C in real
+    /// time, one day at `--speed max`, a year for --summary and exports.
     #[arg(long = "for", value_name = "DURATION")]
     duration: Option<String>,
     /// Pace bytes at the variant's baud rate (a pty or TCP port otherwise delivers at once).
@@ -110,14 +112,32 @@ fn start_and_end(
             Timestamp::from_second(now).unwrap_or(Timestamp::UNIX_EPOCH)
         }),
     };
-    let dur = match args.duration.as_deref().or(default_for) {
-        Some(s) => Some(clock::parse_duration(s).with_context(|| format!("--for {s}"))?),
+    let end = match args.duration.as_deref().or(default_for) {
+        Some(s) => Some(end_after(from, s).with_context(|| format!("--for {s}"))?),
         None => None,
     };
-    if dur.is_some_and(|d| d <= SignedDuration::ZERO) {
-        bail!("--for must be positive");
+    Ok((from, end))
+}
+
+/// When a run of `spec` (a `clock::parse_duration` string) that starts at `from` ends. Its
+/// leading days are calendar days in Brussels, as a user counts them: `1d` from a date ends
+/// at the next local midnight, 23, 24 or 25 hours later, and `7d` at the same local time a
+/// week later, across a DST change too. Hours, minutes and seconds are elapsed time.
+fn end_after(from: Timestamp, spec: &str) -> Result<Timestamp> {
+    let total = clock::parse_duration(spec)?;
+    if total <= SignedDuration::ZERO {
+        bail!("the duration must be positive");
     }
-    Ok((from, dur.map(|d| from + d)))
+    // The parser accepted it, so days can only come first: `7d`, `1d12h`.
+    let s = spec.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let days: i64 = if s[digits..].starts_with('d') { s[..digits].parse()? } else { 0 };
+    let rest = total - SignedDuration::from_hours(24 * days);
+    let local = clock::local_datetime(from).checked_add(SignedDuration::from_hours(24 * days))?;
+    // A local time that a DST change skips or repeats resolves as jiff's `compatible` does:
+    // the later instant in a gap, the earlier one in a fold.
+    let day_end = clock::brussels().to_ambiguous_timestamp(local).compatible()?;
+    Ok(day_end.checked_add(rest)?)
 }
 
 fn jan_first() -> Result<Timestamp> {
@@ -413,4 +433,36 @@ fn export(args: &SimArgs, profile: &ProfileSpec, path: &PathBuf) -> Result<ExitC
     w.flush().with_context(|| format!("writing {}", path.display()))?;
     eprintln!("meterlab sim: wrote {} rows", quarters * n);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        clock::parse_date_or_time(s).unwrap()
+    }
+
+    #[test]
+    fn a_day_from_a_date_is_the_brussels_calendar_day() {
+        for (date, hours) in [("2026-10-25", 25), ("2026-03-29", 23), ("2026-06-01", 24)] {
+            let from = at(date);
+            let end = end_after(from, "1d").unwrap();
+            assert_eq!(end, clock::day_bounds(clock::local_date(from)).1, "{date}");
+            assert_eq!(end.as_second() - from.as_second(), hours * 3600, "{date}");
+        }
+    }
+
+    #[test]
+    fn days_keep_the_local_time_and_hours_are_elapsed() {
+        let from = at("2026-10-24T12:00:00");
+        assert_eq!(end_after(from, "7d").unwrap(), at("2026-10-31T12:00:00"));
+        assert_eq!(end_after(from, "1d2h").unwrap(), at("2026-10-25T14:00:00"));
+        // 26 hours of elapsed time across the autumn change end an hour earlier on the clock.
+        assert_eq!(end_after(from, "26h").unwrap(), at("2026-10-25T13:00:00"));
+        assert_eq!(end_after(at("2026-01-01"), "365d").unwrap(), at("2027-01-01"));
+        assert!(end_after(from, "0d").is_err());
+        assert!(end_after(from, "1d1d").is_err());
+    }
 }

@@ -21,7 +21,8 @@ A failure is an assertion about the system under test; a lab error is the lab it
 Exit status:
   0  every scenario passed
   1  a scenario failed (whatever else happened)
-  2  only lab errors; or a usage error (bad option, bad --tags, no feature found, nothing selected)";
+  2  only lab errors or undefined steps (no step definition matches a step's text), or a usage
+     error (bad option, bad --tags, no feature found, nothing selected)";
 
 #[derive(Args)]
 pub(crate) struct TestArgs {

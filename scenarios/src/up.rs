@@ -32,6 +32,18 @@ pub(crate) struct UpArgs {
     headless: bool,
 }
 
+impl UpArgs {
+    /// Whether the console will take this terminal.
+    pub(crate) fn console_on_terminal(&self) -> bool {
+        std::io::stdout().is_terminal() && !self.headless
+    }
+
+    /// Where the log goes while the console owns the terminal.
+    pub(crate) fn log_file(&self) -> PathBuf {
+        self.run_dir.join("meterlab.log")
+    }
+}
+
 pub(crate) const AFTER_HELP: &str = "\
 Examples:
   meterlab up                                     platform, rigs, lab API; the console on a terminal
@@ -47,15 +59,34 @@ Quitting the console (q) stops the lab like Ctrl-C.";
 const PROFILES: [&str; 4] =
     ["household:3500+pv:4", "household+gas", "household:4500+pv:6+ev:11", "household+heatpump"];
 
+/// Why the platform did not start, said once: a busy `--listen` address names the address and
+/// the OS error a single time (the error's own message already holds its cause, which anyhow
+/// would print again as the source), with what to do.
+fn start_error(
+    e: server::StartError,
+    listen: std::net::SocketAddr,
+    database: &str,
+) -> anyhow::Error {
+    match e {
+        server::StartError::Listen { addr, source } => anyhow::anyhow!(
+            "the platform cannot listen on {addr}: {source}. Another process holds it (a \
+             running `meterlab up` or `meterlab platform`?): stop it, or pick another address \
+             with --listen (127.0.0.1:0 picks a free port)"
+        ),
+        // The broker's message names its port and what to do; the HTTP address is no help.
+        server::StartError::Mqtt(why) => anyhow::anyhow!("MQTT: {why}"),
+        e => anyhow::Error::new(e)
+            .context(format!("starting the platform on {listen} with {database}")),
+    }
+}
+
 pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
     let config = args.platform.config()?;
     let database = args.platform.database.clone();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
         let listen = config.listen;
-        let app = App::start(config)
-            .await
-            .with_context(|| format!("starting the platform on {listen} with {database}"))?;
+        let app = App::start(config).await.map_err(|e| start_error(e, listen, &database))?;
         let lab = crate::labdb::LabDb::open(&database).await?;
         let runs = crate::labapi::runs::Runs::new(&args.run_dir)
             .with_context(|| format!("writing the suites under {}", args.run_dir.display()))?;
@@ -256,4 +287,21 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
         eprintln!("meterlab up: stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_listen_address_is_one_clear_error() {
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], 8080).into();
+        let source = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let busy = server::StartError::Listen { addr, source };
+        let text = format!("{:#}", start_error(busy, addr, "sqlite:meterlab.db"));
+        let cause = std::io::Error::from(std::io::ErrorKind::AddrInUse).to_string();
+        assert_eq!(text.matches(&cause).count(), 1, "{text}");
+        assert_eq!(text.matches("127.0.0.1:8080").count(), 1, "{text}");
+        assert!(text.contains("--listen"), "{text}");
+    }
 }

@@ -57,7 +57,7 @@ async fn rig_meters_reach_the_platform_through_their_dongles_until_the_hard_stop
     // 120 s: two meters at 1 Hz and one at 0.1 Hz.
     assert!((250..=252).contains(&telegrams), "{telegrams}");
     for (i, expected) in [(0, 120), (1, 120), (2, 12)] {
-        let seqs = app.ingest.stored_sequences(&format!("rig-a-meter-{i:02}")).await;
+        let seqs = app.ingest.stored_sequences(&format!("rig-a-meter-{i:02}")).await.unwrap();
         assert!(seqs.len() + 2 >= expected, "meter {i}: {} of {expected} stored", seqs.len());
         assert!(
             seqs.windows(2).all(|w| w[1] == w[0] + 1),
@@ -65,9 +65,9 @@ async fn rig_meters_reach_the_platform_through_their_dongles_until_the_hard_stop
         );
     }
     // After the hard stop nothing more arrives.
-    let before = app.ingest.stored_sequences("rig-a-meter-00").await.len();
+    let before = app.ingest.stored_sequences("rig-a-meter-00").await.unwrap().len();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(app.ingest.stored_sequences("rig-a-meter-00").await.len(), before);
+    assert_eq!(app.ingest.stored_sequences("rig-a-meter-00").await.unwrap().len(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +107,7 @@ async fn dongles_upload_over_mqtt_and_the_head_end_delivers_amr_days() {
     rig.stop().await;
     let mut n = 0;
     for _ in 0..200 {
-        n = app.ingest.stored_sequences("mqtt-d1").await.len();
+        n = app.ingest.stored_sequences("mqtt-d1").await.unwrap().len();
         if n >= 59 {
             break;
         }

@@ -69,8 +69,10 @@ pub enum Action {
         start: String,
         agreement: String,
     },
+    /// Cancel `slot` as the lab operator; `reason` (never blank) goes into the audit log.
     Cancel {
         slot: String,
+        reason: String,
     },
     /// `fault` is one of [`FAULTS`].
     InjectFault {
@@ -94,13 +96,16 @@ pub enum Action {
 /// Faults the dongle picker offers (R-NRT-10); `clear` removes the injected fault.
 pub const FAULTS: [&str; 4] = ["wifi-loss", "reset-needed", "crc-noise", "clear"];
 
-/// Market scenario codes the picker offers, with a short meaning.
-pub const MARKET_SCENARIOS: [(&str, &str); 6] = [
+/// Market scenario codes the picker offers, with a short meaning: every code the lab API
+/// accepts, in its order.
+pub const MARKET_SCENARIOS: [(&str, &str); 8] = [
     ("SS", "supplier switch"),
     ("CS", "customer switch"),
     ("CCSS", "combined customer and supplier switch"),
+    ("MI", "move-in"),
     ("MO", "move-out"),
     ("MOZA", "move-out without arrangement"),
+    ("EOC", "end of contract"),
     ("DROP", "drop procedure"),
 ];
 
@@ -200,6 +205,21 @@ pub enum Mode {
     /// Editing the scenario tag filter; Enter keeps `draft`, Esc drops it.
     TagFilter {
         draft: String,
+    },
+    /// Asking before a destructive action (revoke a consent, apply a market scenario): `y` or
+    /// Enter hands `action` to the lab, `n` or Esc drops it.
+    Confirm {
+        prompt: String,
+        action: Action,
+    },
+    /// Asking why `slot` is cancelled (the lab keeps the reason in its audit log): keys type
+    /// into `draft`; Enter cancels with it once it is not blank, Esc drops the cancel.
+    CancelReason {
+        slot: String,
+        prompt: String,
+        draft: String,
+        /// Shown under the text after a refused Enter.
+        error: Option<String>,
     },
 }
 
@@ -348,6 +368,8 @@ impl App {
                 self.tag_key(key);
                 return None;
             }
+            Mode::Confirm { .. } => return self.confirm_key(key),
+            Mode::CancelReason { .. } => return self.reason_key(key),
         }
         if self.help {
             match key.code {
@@ -394,8 +416,16 @@ impl App {
                 self.mode = Mode::Booking(BookingForm { rig, field, ..BookingForm::default() });
             }
             (Screen::Rigs, KeyCode::Char('c')) => {
-                let idx = self.slots.selected(snap.slots.len())?;
-                return Some(Action::Cancel { slot: snap.slots[idx].id.clone() });
+                let slot = &snap.slots[self.slots.selected(snap.slots.len())?];
+                self.mode = Mode::CancelReason {
+                    slot: slot.id.clone(),
+                    prompt: format!(
+                        "Reason for cancelling slot {} of {} on {} (kept in the audit log):",
+                        slot.id, slot.holder, slot.rig
+                    ),
+                    draft: String::new(),
+                    error: None,
+                };
             }
             (Screen::Dongles, KeyCode::Char('f')) => {
                 let idx = self.dongles.selected(snap.dongles.len())?;
@@ -421,7 +451,13 @@ impl App {
                     self.set_result(Err(format!("consent {} is already revoked", consent.id)));
                     return None;
                 }
-                return Some(Action::Revoke { consent: consent.id.clone() });
+                self.mode = Mode::Confirm {
+                    prompt: format!(
+                        "Revoke consent {} ({} for {}) on {}? The ESP loses access at once.",
+                        consent.id, consent.service, consent.esp, point.ean
+                    ),
+                    action: Action::Revoke { consent: consent.id.clone() },
+                };
             }
             (Screen::Scenarios, KeyCode::Char('t')) => {
                 self.mode = Mode::TagFilter { draft: self.tag_filter.clone() };
@@ -532,15 +568,65 @@ impl App {
                         dongle,
                         fault: FAULTS[selected.min(FAULTS.len() - 1)].to_owned(),
                     },
-                    Mode::MarketPicker { point, selected } => Action::MarketScenario {
-                        point,
-                        kind: MARKET_SCENARIOS[selected.min(MARKET_SCENARIOS.len() - 1)]
-                            .0
-                            .to_owned(),
-                    },
+                    Mode::MarketPicker { point, selected } => {
+                        // Register changes cannot be undone: ask first.
+                        let (code, meaning) =
+                            MARKET_SCENARIOS[selected.min(MARKET_SCENARIOS.len() - 1)];
+                        self.mode = Mode::Confirm {
+                            prompt: format!(
+                                "Apply {code} ({meaning}) to {point} now? It cannot be undone."
+                            ),
+                            action: Action::MarketScenario { point, kind: code.to_owned() },
+                        };
+                        return None;
+                    }
                     _ => return None,
                 };
                 return Some(action);
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn confirm_key(&mut self, key: KeyEvent) -> Option<Action> {
+        match key.code {
+            KeyCode::Char('y' | 'Y') | KeyCode::Enter => match std::mem::take(&mut self.mode) {
+                Mode::Confirm { action, .. } => Some(action),
+                _ => None,
+            },
+            KeyCode::Char('n' | 'N') | KeyCode::Esc => {
+                self.mode = Mode::Normal;
+                None
+            }
+            // Anything else keeps the question open: a stray key must not decide it.
+            _ => None,
+        }
+    }
+
+    fn reason_key(&mut self, key: KeyEvent) -> Option<Action> {
+        let Mode::CancelReason { slot, draft, error, .. } = &mut self.mode else {
+            return None;
+        };
+        match key.code {
+            KeyCode::Esc => self.mode = Mode::Normal,
+            KeyCode::Enter => {
+                let reason = draft.trim();
+                if reason.is_empty() {
+                    // Enter alone must not cancel: the holder loses the slot.
+                    *error = Some("type a reason first: the audit log keeps it".to_owned());
+                    return None;
+                }
+                let action = Action::Cancel { slot: slot.clone(), reason: reason.to_owned() };
+                self.mode = Mode::Normal;
+                return Some(action);
+            }
+            KeyCode::Backspace => {
+                draft.pop();
+            }
+            KeyCode::Char(c) if is_typing(key) => {
+                draft.push(c);
+                *error = None;
             }
             _ => {}
         }

@@ -130,10 +130,12 @@ fn meter(i: usize, rigs: &[Rig]) -> MeterLive {
     let phases = if variant.contains("s211") { 1 } else { 3 };
     let has_pv = i % 4 == 1;
     let base = 300.0 + 1500.0 * noise(seed);
+    // A PV home exports: its net power (offtake minus injection) runs below zero.
+    let pv_w = if has_pv { 2.0 * base + 900.0 + 1200.0 * noise(seed + 99) } else { 0.0 };
     let power_history: Vec<f64> = (0..HISTORY)
         .map(|k| {
             let wave = 1.0 + 0.6 * ((k as f64) / 6.0 + i as f64).sin();
-            (base * wave + 250.0 * noise(seed * 1000 + k as u64)).round()
+            (base * wave + 250.0 * noise(seed * 1000 + k as u64) - pv_w).round()
         })
         .collect();
     let voltage_history: Vec<f64> = (0..HISTORY)
@@ -143,8 +145,7 @@ fn meter(i: usize, rigs: &[Rig]) -> MeterLive {
         })
         .collect();
     let now_w = power_history.last().copied().unwrap_or(0.0);
-    let (import_w, export_w) =
-        if has_pv { (0.0, (900.0 + 1200.0 * noise(seed + 99)).round()) } else { (now_w, 0.0) };
+    let (import_w, export_w) = (now_w.max(0.0), (-now_w).max(0.0));
     let voltage_v: Vec<f64> =
         (0..phases).map(|p| ((229.0 + 3.0 * noise(seed * 3 + p)) * 10.0).round() / 10.0).collect();
     let month_peak_kw = ((2.5 + 4.0 * noise(seed + 17)) * 1000.0).round() / 1000.0;
@@ -396,11 +397,14 @@ impl Source for Demo {
     fn perform(&mut self, action: &Action) -> Result<String, String> {
         match action {
             Action::Quit => Ok(String::new()),
-            Action::Cancel { slot } => {
+            Action::Cancel { slot, reason } => {
+                if reason.trim().is_empty() {
+                    return Err(format!("slot {slot} was not cancelled: a reason is required"));
+                }
                 let found = self.snap.slots.iter_mut().find(|s| &s.id == slot);
                 let slot = found.ok_or_else(|| format!("no slot {slot}"))?;
                 slot.state = "cancelled".into();
-                Ok(format!("cancelled {}", slot.id))
+                Ok(format!("cancelled {}: {reason}", slot.id))
             }
             Action::InjectFault { dongle, fault } => {
                 let found = self.snap.dongles.iter_mut().find(|d| &d.id == dongle);

@@ -177,7 +177,8 @@ pub struct ScenarioRow {
     pub feature: String,
     pub name: String,
     pub tags: Vec<String>,
-    /// `pending`, `running`, `passed`, `failed` or `lab-error`.
+    /// `pending`, `running`, `passed`, `failed`, `lab-error` or `undefined` (a step that no
+    /// definition matches: shown and counted like a lab error).
     pub state: String,
     pub message: Option<String>,
 }

@@ -14,7 +14,7 @@ use ratatui::{
     text::{Line, Span, Text},
     widgets::{
         Axis, Block, Borders, Cell, Chart, Clear, Dataset, Gauge, GraphType, HighlightSpacing,
-        List, ListItem, ListState, Paragraph, Row, Sparkline, Table, TableState, Tabs, Wrap,
+        List, ListItem, ListState, Paragraph, Row, Table, TableState, Tabs, Wrap,
     },
 };
 
@@ -72,7 +72,8 @@ fn state_color(state: &str) -> Color {
         "online" | "running" | "passed" | "active" => Color::Green,
         "late" | "booked" | "pending" => Color::Yellow,
         "offline" | "failed" | "stopped" | "revoked" | "ended" => Color::Red,
-        "lab-error" => Color::Magenta,
+        // An undefined step: the suite could not test the system, like a lab error.
+        "lab-error" | "undefined" => Color::Magenta,
         _ => Color::DarkGray,
     }
 }
@@ -122,9 +123,18 @@ pub fn render(frame: &mut Frame, app: &App, snap: &Snapshot) {
     if area.is_empty() {
         return;
     }
-    let [header, body, status] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)])
-            .areas(area);
+    // The status bar wraps a long message (a server's refusal, an error with its cause) over
+    // as many lines as it needs, up to a third of the screen, rather than cutting it.
+    let status_text = status_paragraph(app, snap);
+    let status_height = u16::try_from(status_text.line_count(area.width))
+        .unwrap_or(u16::MAX)
+        .clamp(1, (area.height / 3).max(1));
+    let [header, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(status_height),
+    ])
+    .areas(area);
     render_tabs(frame, header, app);
     match app.screen() {
         Screen::Rigs => render_rigs(frame, body, app, snap),
@@ -134,7 +144,7 @@ pub fn render(frame: &mut Frame, app: &App, snap: &Snapshot) {
         Screen::Consents => render_consents(frame, body, app, snap),
         Screen::Scenarios => render_scenarios(frame, body, app, snap),
     }
-    render_status(frame, status, app, snap);
+    frame.render_widget(status_text, status);
     match app.mode() {
         Mode::Booking(form) => render_booking(frame, area, form),
         Mode::FaultPicker { dongle, selected } => {
@@ -152,6 +162,10 @@ pub fn render(frame: &mut Frame, app: &App, snap: &Snapshot) {
                 })
                 .collect();
             render_picker(frame, area, &format!("market scenario on {point}"), items, *selected);
+        }
+        Mode::Confirm { prompt, .. } => render_confirm(frame, area, prompt),
+        Mode::CancelReason { prompt, draft, error, .. } => {
+            render_reason(frame, area, prompt, draft, error.as_deref());
         }
         Mode::Normal | Mode::TagFilter { .. } => {}
     }
@@ -184,7 +198,7 @@ fn render_tabs(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(hints).dark_gray().right_aligned(), hints_area);
 }
 
-fn render_status(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot) {
+fn status_paragraph(app: &App, snap: &Snapshot) -> Paragraph<'static> {
     let sep = || Span::from(" │ ").dark_gray();
     let api = if snap.api.is_empty() { "no api" } else { snap.api.as_str() };
     let clock = if snap.at == Timestamp::UNIX_EPOCH {
@@ -208,7 +222,7 @@ fn render_status(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot) {
         }
         None => {}
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    Paragraph::new(Line::from(spans)).wrap(Wrap { trim: true })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,7 +347,17 @@ fn render_live(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot) {
                 Cell::from(Text::from(format!("{:.0}", m.import_w)).right_aligned()),
                 Cell::from(Text::from(format!("{:.0}", m.export_w)).right_aligned()),
                 Cell::from(volts),
-                Cell::from(Text::from(format!("{:.2}", m.month_peak_kw)).right_aligned()),
+                // A meter without the register (e-MUCS 1.5, DSMR, Smarty) or before its first
+                // quarter with offtake has no peak: a dash, not a peak of zero. Watts, as the
+                // register counts them (0.025 kW is not 0.00).
+                Cell::from(
+                    Text::from(if m.month_peak_kw > 0.0 {
+                        format!("{:.3}", m.month_peak_kw)
+                    } else {
+                        NONE.to_owned()
+                    })
+                    .right_aligned(),
+                ),
             ])
         },
     );
@@ -351,21 +375,7 @@ fn render_live(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot) {
     let [power_area, volt_area] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
 
-    let last = meter.power_history.last().copied().unwrap_or(0.0);
-    let peak = meter.power_history.iter().copied().fold(0.0_f64, f64::max);
-    // A sparkline shows the newest values: only the last `width` samples are ever drawn.
-    let width = usize::from(power_area.width.saturating_sub(2));
-    let skip = meter.power_history.len().saturating_sub(width);
-    let bars = meter.power_history[skip..].iter().map(|w| w.max(0.0) as u64);
-    let power = Sparkline::default()
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(format!("{} power W · now {last:.0} · max {peak:.0}", meter.id)),
-        )
-        .data(bars)
-        .style(Style::new().fg(Color::Cyan));
-    frame.render_widget(power, power_area);
+    render_power(frame, power_area, &meter.id, &meter.power_history);
 
     render_voltage(frame, volt_area, &meter.voltage_history);
 
@@ -374,6 +384,53 @@ fn render_live(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot) {
         Block::default().borders(Borders::ALL).title(format!("last telegram · {}", meter.variant)),
     );
     frame.render_widget(telegram_widget, telegram);
+}
+
+/// Net power over the last minutes: offtake above zero (cyan), injection of an exporting
+/// meter below it (green), so a PV home at noon shows its export rather than an empty chart.
+fn render_power(frame: &mut Frame, area: Rect, id: &str, history: &[f64]) {
+    let net: Vec<(f64, f64)> = history
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.is_finite())
+        .map(|(i, w)| (i as f64, *w))
+        .collect();
+    let offtake: Vec<(f64, f64)> = net.iter().map(|&(x, w)| (x, w.max(0.0))).collect();
+    let injection: Vec<(f64, f64)> = net.iter().map(|&(x, w)| (x, w.min(0.0))).collect();
+    let (lo, hi) = net.iter().fold((0.0_f64, 0.0_f64), |(lo, hi), (_, w)| (lo.min(*w), hi.max(*w)));
+    let hi = if hi <= lo { lo + 1.0 } else { hi };
+    let now = net.last().map_or(0.0, |(_, w)| *w);
+    let title = if now < 0.0 {
+        format!("{id} W · now −{:.0} injected", -now)
+    } else {
+        format!("{id} W · now {now:.0}")
+    };
+    let mut datasets = vec![
+        Dataset::default()
+            .marker(symbols::Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::Cyan))
+            .data(&offtake),
+    ];
+    if lo < 0.0 {
+        datasets.push(
+            Dataset::default()
+                .marker(symbols::Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(Color::Green))
+                .data(&injection),
+        );
+    }
+    let mut labels = vec![format!("{lo:.0}")];
+    if lo < 0.0 && hi > 0.0 {
+        labels.push("0".into());
+    }
+    labels.push(format!("{hi:.0}"));
+    let chart = Chart::new(datasets)
+        .block(Block::default().borders(Borders::ALL).title(title))
+        .x_axis(Axis::default().bounds([0.0, net.len().saturating_sub(1).max(1) as f64]))
+        .y_axis(Axis::default().bounds([lo, hi]).labels(labels).style(Style::new().dark_gray()));
+    frame.render_widget(chart, area);
 }
 
 fn render_voltage(frame: &mut Frame, area: Rect, history: &[f64]) {
@@ -732,7 +789,8 @@ fn render_scenarios(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot) {
         match snap.scenarios[i].state.as_str() {
             "passed" => counts[0] += 1,
             "failed" => counts[1] += 1,
-            "lab-error" => counts[2] += 1,
+            // Undefined steps, like lab errors, mean the suite could not test the system.
+            "lab-error" | "undefined" => counts[2] += 1,
             "running" => counts[3] += 1,
             _ => counts[4] += 1,
         }
@@ -836,6 +894,53 @@ fn render_booking(frame: &mut Frame, area: Rect, form: &BookingForm) {
     frame.render_widget(Paragraph::new(lines).block(block), popup);
 }
 
+fn render_confirm(frame: &mut Frame, area: Rect, prompt: &str) {
+    let popup = centered(area, 60, 6);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::new().fg(Color::Yellow))
+        .title(Line::from("Are you sure?").bold())
+        .title_bottom(Line::from(" y/Enter yes  n/Esc no ").dark_gray());
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(prompt.to_owned()).wrap(Wrap { trim: true }).block(block),
+        popup,
+    );
+}
+
+/// The cancel's reason prompt: a destructive action, so framed like [`render_confirm`], with a
+/// text line like the booking form's.
+fn render_reason(frame: &mut Frame, area: Rect, prompt: &str, draft: &str, error: Option<&str>) {
+    let popup = centered(area, 60, 8);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::new().fg(Color::Yellow))
+        .title(Line::from("Cancel a slot").bold())
+        .title_bottom(Line::from(" Enter cancel the slot  Esc keep it ").dark_gray());
+    let inner = block.inner(popup);
+    // A long reason scrolls: the end being typed stays in view, after a `…`.
+    let room = usize::from(inner.width).saturating_sub(3);
+    let len = draft.chars().count();
+    let shown = if len > room {
+        let tail: String = draft.chars().skip(len - room.saturating_sub(1)).collect();
+        format!("…{tail}")
+    } else {
+        draft.to_owned()
+    };
+    let mut text = Text::from(Line::from(prompt.to_owned()));
+    text.push_line(Line::from(""));
+    text.push_line(Line::from(vec![
+        Span::from("› ").cyan(),
+        Span::from(shown),
+        Span::from("▏").cyan(),
+    ]));
+    if let Some(err) = error {
+        text.push_line(Line::from(err.to_owned()).red());
+    }
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(block), popup);
+}
+
 fn render_picker(
     frame: &mut Frame,
     area: Rect,
@@ -862,7 +967,7 @@ fn render_picker(
 }
 
 fn render_help(frame: &mut Frame, area: Rect) {
-    let popup = centered(area, 72, 20);
+    let popup = centered(area, 72, 21);
     let key = |k: &'static str, what: &'static str| {
         Line::from(vec![Span::from(format!("  {k:<22}")).cyan(), Span::from(what)])
     };
@@ -871,10 +976,11 @@ fn render_help(frame: &mut Frame, area: Rect) {
         key("1-6  Tab  Shift-Tab", "switch screen"),
         key("↑↓ j k  PgUp PgDn", "move the selection"),
         key("Enter / Esc", "confirm / close a form or this help"),
+        key("y Enter / n Esc", "yes / no to revoke, market scenario"),
         key("?", "toggle this help"),
         key("q  Ctrl-C", "quit (q types a q inside a form)"),
         Line::from("Screens").bold(),
-        key("Rigs       b  c", "book a slot, cancel the selected slot"),
+        key("Rigs       b  c", "book a slot, cancel one (with a reason)"),
         key("Live       ↑↓", "pick the meter to chart"),
         key("Dongles    f", "inject a fault into the selected dongle"),
         key("Consents   ←→", "move between points and consents"),

@@ -9,6 +9,7 @@
 
 mod id;
 mod model;
+mod schema;
 #[cfg(test)]
 mod tests;
 
@@ -17,3 +18,4 @@ pub use model::{
     AccessPoint, Channel, Commodity, ContractStatus, DataKind, DataServicePoint, DongleLink, Esp,
     GridUserId, Service, SupplierId, UnknownDataKind,
 };
+pub use schema::{LocalTime, Rfc3339};

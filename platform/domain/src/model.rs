@@ -4,13 +4,16 @@ use std::fmt;
 use std::str::FromStr;
 
 use clock::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::id::{Ean, Gln, Kbo};
 
 /// What flows through a point.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Commodity {
     /// Electricity: quarter-hour data.
@@ -21,7 +24,9 @@ pub enum Commodity {
 
 /// An opaque customer id. The platform never needs the person's name: mandates, consents and
 /// the occupancy of access points refer to this id only.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct GridUserId(pub String);
 
@@ -45,7 +50,9 @@ impl From<&str> for GridUserId {
 }
 
 /// An opaque supplier (access holder) id.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct SupplierId(pub String);
 
@@ -71,7 +78,9 @@ impl From<&str> for SupplierId {
 /// A data service point: the point data is served for. An access point has one or more of
 /// them (Art. 5.2.1), e.g. the offtake and the injection register set of its meter. Mandates
 /// and consents name a data service point.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct DataServicePoint {
     /// Its EAN.
     pub id: Ean,
@@ -85,7 +94,9 @@ pub struct DataServicePoint {
 
 /// An access point (the *toegangspunt* of the DSO's access register): the place a grid user
 /// takes energy, with its data service points.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct AccessPoint {
     /// Its EAN.
     pub ean: Ean,
@@ -98,7 +109,9 @@ pub struct AccessPoint {
 }
 
 /// How an ESP reaches the platform.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// Through the web portal only.
@@ -109,7 +122,9 @@ pub enum Channel {
 
 /// Where an ESP's data-access contract stands. Only an active contract gives access, and
 /// only an ESP with an active contract can collect new mandates and consents.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ContractStatus {
     /// Signed and in force.
@@ -121,7 +136,9 @@ pub enum ContractStatus {
 }
 
 /// The kinds of data the platform serves, as named in URLs and service catalogues.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DataKind {
     /// Daily volumes (any mandate scope).
@@ -199,7 +216,9 @@ impl FromStr for DataKind {
 
 /// An entry of an ESP's service catalogue (R-NRT-8): a grid user consents per service, and
 /// only the data the service needs is sent.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct Service {
     /// Id, unique within the ESP, e.g. `self-consumption`.
     pub id: String,
@@ -210,7 +229,9 @@ pub struct Service {
 }
 
 /// An energy service provider: a third party that reads data under mandates and consents.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct Esp {
     /// Its enterprise number, which identifies it on the platform.
     pub kbo: Kbo,
@@ -243,7 +264,9 @@ impl Esp {
 
 /// Which dongle reads which meter for which data service point (R-NRT-10). Nothing in the
 /// field links a dongle to the access register, so the platform keeps this link itself.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct DongleLink {
     /// The dongle's id, as it signs its uploads.
     pub dongle: String,
@@ -252,5 +275,6 @@ pub struct DongleLink {
     /// The data service point its data belongs to.
     pub data_service_point: Ean,
     /// Since when the link holds.
+    #[schemars(with = "crate::Rfc3339")]
     pub since: Timestamp,
 }

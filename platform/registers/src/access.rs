@@ -139,7 +139,7 @@ impl Registers {
         now: Timestamp,
     ) -> Decision {
         let Some(ap) = self.access_point_of(point) else {
-            return Decision::refuse(Refusal::UnknownPoint);
+            return self.unknown_point(who, what);
         };
         let asked = normalize(vec![(from, to)]);
         match who {
@@ -168,6 +168,26 @@ impl Registers {
                     }
                 }
             }
+        }
+    }
+
+    /// The answer for a point that does not exist: staff learn so; anyone else gets exactly
+    /// the refusal of a point that exists but is not theirs, so no answer tells whether an
+    /// EAN is registered (an existence oracle).
+    fn unknown_point(&self, who: &Party, what: DataKind) -> Decision {
+        match who {
+            Party::Admin => Decision::refuse(Refusal::UnknownPoint),
+            Party::Operator => Decision::refuse(Refusal::ForbiddenRole),
+            Party::GridUser(_) => Decision::refuse(Refusal::OutsideOccupancy),
+            Party::Esp(k)
+                if self.esps.get(k).is_none_or(|e| e.status != ContractStatus::Active) =>
+            {
+                Decision::refuse(Refusal::EspNotActive)
+            }
+            Party::Esp(_) => match what {
+                DataKind::Nrt => Decision::refuse(Refusal::NoConsent),
+                _ => Decision::refuse(Refusal::NoMandate),
+            },
         }
     }
 

@@ -2,6 +2,7 @@
 
 use clock::{SignedDuration, Timestamp};
 use domain::{Ean, GridUserId, Kbo, SupplierId};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The configurable rules of the registers.
@@ -31,7 +32,9 @@ impl Default for Rules {
 
 /// Who acts or asks. Serialized as `{"role": "grid_user", "id": "…"}` (`id` absent for the
 /// admin and the operator).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(tag = "role", content = "id", rename_all = "snake_case")]
 pub enum Party {
     /// The platform administrator (R-NRT-4): sees every connection.
@@ -45,7 +48,9 @@ pub enum Party {
 }
 
 /// What a mandate covers (R-MAN-2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// Daily volumes (and the monthly peak) only.
@@ -55,7 +60,9 @@ pub enum Scope {
 }
 
 /// A Belgian market scenario on an access point (see `platform-anchors.md` §4.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum ScenarioKind {
     /// The supplier changes, the grid user stays.
     #[serde(rename = "SS")]

@@ -443,19 +443,16 @@ impl Registers {
     ) -> Result<Vec<Notification>, RegisterError> {
         let i = self.mandate_index(id)?;
         let m = self.mandate_or_err(id)?;
+        let (is_customer, is_grid_user) = (*by == m.customer, *by == m.grid_user);
+        // A stranger learns nothing, not even that the mandate exists.
+        if !is_customer && !is_grid_user {
+            return Err(RegisterError::UnknownMandate { mandate: id.to_owned() });
+        }
         if m.state != MandateState::Requested {
             return Err(RegisterError::AlreadyDecided {
                 what: format!("mandate {id}"),
                 state: m.state.as_str(),
                 next: "nothing to do",
-            });
-        }
-        let (is_customer, is_grid_user) = (*by == m.customer, *by == m.grid_user);
-        if !is_customer && !is_grid_user {
-            return Err(RegisterError::Forbidden {
-                reason: format!(
-                    "only the customer or the grid user can approve mandate {id}, not {by}"
-                ),
             });
         }
         let customer_approved = m.customer_approved || is_customer;
@@ -524,18 +521,14 @@ impl Registers {
         let Some(m) = self.mandates.get_mut(i) else {
             return Err(RegisterError::UnknownMandate { mandate: id.to_owned() });
         };
+        if *by != m.customer && *by != m.grid_user {
+            return Err(RegisterError::UnknownMandate { mandate: id.to_owned() });
+        }
         if m.state != MandateState::Requested {
             return Err(RegisterError::AlreadyDecided {
                 what: format!("mandate {id}"),
                 state: m.state.as_str(),
                 next: "nothing to do",
-            });
-        }
-        if *by != m.customer && *by != m.grid_user {
-            return Err(RegisterError::Forbidden {
-                reason: format!(
-                    "only the customer or the grid user can reject mandate {id}, not {by}"
-                ),
             });
         }
         m.state = MandateState::Rejected;
@@ -565,15 +558,21 @@ impl Registers {
                  cannot (R-MAN-4)"
             ),
         };
-        let Party::GridUser(g) = by else {
-            return Err(forbidden());
+        // Only parties to the mandate learn that it exists: its ESP is told it may not end
+        // it; any other ESP or grid user gets the answer for a mandate that does not exist.
+        let unknown = || RegisterError::UnknownMandate { mandate: id.to_owned() };
+        let g = match by {
+            Party::GridUser(g) => g,
+            Party::Esp(k) if *k == m.esp => return Err(forbidden()),
+            Party::Esp(_) => return Err(unknown()),
+            Party::Admin | Party::Operator => return Err(forbidden()),
         };
         let reason = if *g == m.customer {
             EndReason::Customer
         } else if self.grid_user_at(&m.access_point, now) == Some(g) {
             EndReason::GridUser
         } else {
-            return Err(forbidden());
+            return Err(unknown());
         };
         if !m.state.is_open() {
             return Err(RegisterError::AlreadyDecided {
@@ -705,10 +704,9 @@ impl Registers {
         let Some(c) = self.consents.get_mut(i) else {
             return Err(RegisterError::UnknownConsent { consent: id.to_owned() });
         };
+        // Another grid user learns nothing of the consent, not even whose it is.
         if c.grid_user != *by {
-            return Err(RegisterError::Forbidden {
-                reason: format!("only {} can revoke consent {id}", c.grid_user),
-            });
+            return Err(RegisterError::UnknownConsent { consent: id.to_owned() });
         }
         if !c.is_live(now) {
             return Err(RegisterError::AlreadyDecided {

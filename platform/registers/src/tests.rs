@@ -354,9 +354,16 @@ fn only_an_approved_mandate_of_the_same_esp_and_point_can_be_renewed() {
 fn the_esp_cannot_end_a_mandate() {
     let mut reg = setup();
     let id = mandate(&mut reg, Scope::DayOnly, true, now());
-    for by in [esp_party(), Party::Admin, Party::Operator, Party::GridUser(g("stranger"))] {
+    for by in [esp_party(), Party::Admin, Party::Operator] {
         let err = reg.apply(Command::EndMandate { mandate: id.clone(), by }, now()).unwrap_err();
         assert_eq!(err.code(), "forbidden");
+    }
+    // Strangers (another grid user, another ESP) get what a mandate that does not exist gets.
+    let other_esp = Party::Esp(Kbo::with_check("09999999").unwrap());
+    for by in [Party::GridUser(g("stranger")), other_esp] {
+        let err = reg.apply(Command::EndMandate { mandate: id.clone(), by: by.clone() }, now());
+        let missing = reg.apply(Command::EndMandate { mandate: "M404".into(), by }, now());
+        assert_eq!(err.unwrap_err().code(), missing.unwrap_err().code());
     }
     assert_eq!(reg.mandate(&id).unwrap().state, MandateState::Approved);
 }
@@ -397,7 +404,7 @@ fn co_consent_is_needed_when_the_customer_is_not_the_grid_user() {
     let err = reg
         .apply(Command::ApproveMandate { mandate: id.clone(), by: g("stranger") }, now())
         .unwrap_err();
-    assert_eq!(err.code(), "forbidden");
+    assert_eq!(err.code(), "unknown_mandate", "a stranger learns nothing, not even existence");
 
     let notes =
         reg.apply(Command::ApproveMandate { mandate: id.clone(), by: g("c2") }, now()).unwrap();
@@ -575,6 +582,23 @@ fn roles_admin_sees_all_operator_nothing() {
     }
     let d = reg.authorize(&Party::Admin, &ean(99), DataKind::Day, t0(), now(), now());
     assert_eq!(d.code(), Some("unknown_point"));
+}
+
+#[test]
+fn an_unknown_point_is_refused_like_a_point_that_is_not_yours() {
+    // No existence oracle: for everyone but staff, a point that does not exist gets the same
+    // refusal as a real point they have no mandate, consent or occupancy on.
+    let reg = setup();
+    let stranger = Party::GridUser(g("stranger"));
+    for who in [esp_party(), stranger] {
+        for what in DataKind::ALL {
+            let real = reg.authorize(&who, &dsp(), what, t0(), now(), now());
+            let missing = reg.authorize(&who, &ean(99), what, t0(), now(), now());
+            if !real.allowed {
+                assert_eq!(real.code(), missing.code(), "{who:?} {what:?}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -918,7 +942,9 @@ fn revocation_cuts_nrt_access_at_the_instant() {
     let c = consent(&mut reg, now());
     let t = now() + SignedDuration::from_secs(3600);
     let err = reg.apply(Command::RevokeConsent { consent: c.clone(), by: g("g2") }, t);
-    assert_eq!(err.unwrap_err().code(), "forbidden");
+    let err = err.unwrap_err();
+    assert_eq!(err.code(), "unknown_consent", "another grid user learns nothing of it");
+    assert!(!err.to_string().contains("g1"), "{err}");
     let notes = reg.apply(Command::RevokeConsent { consent: c.clone(), by: g("g1") }, t).unwrap();
     assert_eq!(kinds(&notes), [NotificationKind::ConsentRevoked]);
     assert_eq!(notes[0].esp, Some(esp_kbo()));

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
-use store::{AccessRow, Record, Store, StoreError};
+use store::{AccessRow, Record, Store, StoreError, Write};
 
 /// Who holds a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +97,16 @@ pub(crate) fn token_hash(token: &str) -> String {
     wire::hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// The readable prefix of a party's tokens.
+fn token_prefix(party: &Party) -> &'static str {
+    match party {
+        Party::Admin => "mla",
+        Party::Operator => "mlo",
+        Party::GridUser(_) => "mlg",
+        Party::Esp(_) => "mle",
+    }
+}
+
 /// A new random token with a readable prefix naming its role.
 pub(crate) fn new_secret(prefix: &str) -> String {
     let bytes: [u8; 24] = rand::random();
@@ -146,20 +156,8 @@ impl Access {
 
     /// Issues a token for a party; only its hash is kept.
     pub async fn issue_token(&self, principal: Principal) -> Result<String, StoreError> {
-        let prefix = match principal.party {
-            Party::Admin => "mla",
-            Party::Operator => "mlo",
-            Party::GridUser(_) => "mlg",
-            Party::Esp(_) => "mle",
-        };
-        let token = new_secret(prefix);
-        let hash = token_hash(&token);
-        let body = serde_json::to_string(&principal)
-            .map_err(|e| StoreError::Corrupt(format!("token: {e}")))?;
-        self.store.put_record(Record::Tokens, &hash, &body).await?;
-        if let Ok(mut t) = self.tokens.write() {
-            t.insert(hash, principal);
-        }
+        let (token, row) = Self::mint_token(&principal)?;
+        self.commit(vec![row]).await?;
         Ok(token)
     }
 
@@ -195,24 +193,81 @@ impl Access {
 
     /// Applies a command now, persists it, and hands its notifications to the webhooks.
     pub async fn execute(&self, cmd: Command) -> Result<Vec<Notification>, AccessError> {
+        self.execute_with(cmd, Vec::new()).await
+    }
+
+    /// As [`Access::execute`], with more rows written in the same transaction as the
+    /// command (an ESP's token and webhook secret with its registration): a killed process
+    /// leaves all of them or none.
+    pub(crate) async fn execute_with(
+        &self,
+        cmd: Command,
+        mut also: Vec<Write>,
+    ) -> Result<Vec<Notification>, AccessError> {
         let mut st = self.regs.write().await;
         let now = self.clock.now();
         let body = serde_json::to_string(&cmd)
             .map_err(|e| StoreError::Corrupt(format!("command: {e}")))?;
         let notes = st.regs.apply(cmd, now)?;
         let seq = st.seq + 1;
-        if let Err(e) = self.store.append_event(seq, now, &body).await {
+        also.insert(0, Write::Event { seq, at: now, body });
+        if let Err(e) = self.store.commit(&also).await {
             // The state moved but the log did not: rebuild from the log so both agree again.
             tracing::error!("register log append failed, replaying: {e}");
-            if let Ok(fresh) = replay(self.store.as_ref(), self.rules).await {
-                *st = fresh;
+            match replay(self.store.as_ref(), self.rules).await {
+                Ok(fresh) => *st = fresh,
+                Err(r) => tracing::error!("replaying the register log failed too: {r}"),
             }
             return Err(e.into());
         }
         st.seq = seq;
         drop(st);
+        self.learn_tokens(&also);
         self.hooks.notify(&notes, self).await;
         Ok(notes)
+    }
+
+    /// Writes rows in one transaction (no register command), then learns the tokens among
+    /// them: rotating an ESP's credentials.
+    pub(crate) async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.store.commit(&writes).await?;
+        self.learn_tokens(&writes);
+        Ok(())
+    }
+
+    /// Brings the in-memory token map in line with token rows just committed.
+    fn learn_tokens(&self, writes: &[Write]) {
+        let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
+        for w in writes {
+            match w {
+                Write::PutRecord { kind: Record::Tokens, id, body } => {
+                    match serde_json::from_str::<Principal>(body) {
+                        Ok(p) => {
+                            tokens.insert(id.clone(), p);
+                        }
+                        Err(e) => tracing::error!("token {id} just written does not parse: {e}"),
+                    }
+                }
+                Write::DeleteRecord { kind: Record::Tokens, id } => {
+                    tokens.remove(id);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A new token for `principal`, as the row to write (the token itself is shown once).
+    pub(crate) fn mint_token(principal: &Principal) -> Result<(String, Write), StoreError> {
+        let token = new_secret(token_prefix(&principal.party));
+        let body = serde_json::to_string(principal)
+            .map_err(|e| StoreError::Corrupt(format!("token: {e}")))?;
+        Ok((token.clone(), Write::PutRecord { kind: Record::Tokens, id: token_hash(&token), body }))
+    }
+
+    /// The hashes of every token held by `party`.
+    pub(crate) fn tokens_of(&self, party: &Party) -> Vec<String> {
+        let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
+        tokens.iter().filter(|(_, p)| &p.party == party).map(|(h, _)| h.clone()).collect()
     }
 
     /// Runs `f` on the registers (read lock).

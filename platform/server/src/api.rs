@@ -4,8 +4,9 @@
 #![allow(clippy::result_large_err)]
 
 use crate::access::{Access, AccessError, Principal, basis_name, new_secret, party_name};
-use crate::http::{Ctx, err};
+use crate::http::{Ctx, err, json_body};
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -23,6 +24,7 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Ctx>)> {
     vec![
         ("POST", "/api/admin/v1/tokens", post(issue_token)),
         ("POST", "/api/admin/v1/esps", post(register_esp)),
+        ("POST", "/api/admin/v1/esps/{kbo}/credentials", post(rotate_credentials)),
         ("POST", "/api/admin/v1/access-points", post(register_point)),
         ("POST", "/api/admin/v1/links", post(link_dongle)),
         ("POST", "/api/admin/v1/market-scenarios", post(market_scenario)),
@@ -65,13 +67,7 @@ fn access(ctx: &Ctx) -> &Arc<Access> {
 }
 
 fn store_down(e: impl std::fmt::Display) -> Response {
-    let mut r = err(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        format!("the platform's store failed: {e}; retry later"),
-    );
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    r
+    crate::http::unavailable(e)
 }
 
 /// Who calls: the bearer token's principal, within its rate limit, and (for data routes) not
@@ -132,21 +128,24 @@ fn grid_user(p: &Principal, what: &str) -> Result<domain::GridUserId, Response> 
     }
 }
 
+/// An EAN in a body or query: well formed but failing its check is a 422 (no pattern can
+/// hold a check digit).
 fn parse_ean(s: &str) -> Result<Ean, Response> {
-    Ean::parse(s).map_err(|e| err(StatusCode::BAD_REQUEST, e.code(), e.to_string()))
+    Ean::parse(s).map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))
+}
+
+/// An EAN in the path: one that cannot be valid names no resource, 404.
+fn path_ean(s: &str) -> Result<Ean, Response> {
+    Ean::parse(s).map_err(|e| err(StatusCode::NOT_FOUND, e.code(), e.to_string()))
 }
 
 fn parse_kbo(s: &str) -> Result<Kbo, Response> {
-    Kbo::parse(s).map_err(|e| err(StatusCode::BAD_REQUEST, e.code(), e.to_string()))
+    Kbo::parse(s).map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(
-    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
-    expected: &str,
-) -> Result<T, Response> {
-    body.map(|Json(b)| b).map_err(|e| {
-        err(StatusCode::BAD_REQUEST, "malformed", format!("{}; expected {expected}", e.body_text()))
-    })
+/// A KBO number in the path: one that cannot be valid names no ESP, 404.
+fn path_kbo(s: &str) -> Result<Kbo, Response> {
+    Kbo::parse(s).map_err(|e| err(StatusCode::NOT_FOUND, e.code(), e.to_string()))
 }
 
 fn register_error(e: AccessError) -> Response {
@@ -155,7 +154,7 @@ fn register_error(e: AccessError) -> Response {
         AccessError::Register(e) => {
             let status = match e.code() {
                 "forbidden" | "not_grid_user" => StatusCode::FORBIDDEN,
-                "period_reversed" => StatusCode::BAD_REQUEST,
+                "period_reversed" => StatusCode::UNPROCESSABLE_ENTITY,
                 "unknown_esp" | "unknown_point" | "unknown_mandate" | "unknown_consent"
                 | "unknown_service" => StatusCode::NOT_FOUND,
                 "already_decided" | "duplicate" => StatusCode::CONFLICT,
@@ -166,20 +165,32 @@ fn register_error(e: AccessError) -> Response {
     }
 }
 
-async fn run(ctx: &Ctx, cmd: Command, created: bool) -> Response {
+/// Executes a command for `who` and answers with the notifications addressed to them: a
+/// grid user or ESP never learns whom else the registers told (another point's grid user).
+async fn run(ctx: &Ctx, who: &Party, cmd: Command, created: bool) -> Response {
     match access(ctx).execute(cmd).await {
         Ok(notes) => {
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-            (status, Json(serde_json::json!({ "notifications": notes }))).into_response()
+            let mine: Vec<_> = notes.into_iter().filter(|n| addressed_to(n, who)).collect();
+            (status, Json(serde_json::json!({ "notifications": mine }))).into_response()
         }
         Err(e) => register_error(e),
     }
 }
 
+/// Whether a notification is for `who` (staff see every one).
+fn addressed_to(n: &registers::Notification, who: &Party) -> bool {
+    match who {
+        Party::Admin | Party::Operator => true,
+        Party::GridUser(g) => n.grid_user.as_ref() == Some(g),
+        Party::Esp(k) => n.esp.as_ref() == Some(k),
+    }
+}
+
 // ---- admin ----
 
-#[derive(Deserialize)]
-struct NewToken {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct NewToken {
     party: Party,
     #[serde(default)]
     label: String,
@@ -207,8 +218,8 @@ async fn issue_token(
     }
 }
 
-#[derive(Deserialize)]
-struct NewEsp {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct NewEsp {
     esp: domain::Esp,
 }
 
@@ -233,43 +244,160 @@ async fn register_esp(
             StatusCode::CONFLICT,
             "esp_exists",
             format!(
-                "ESP {kbo} is already onboarded; its token and webhook secret were issued then"
+                "ESP {kbo} is already onboarded; to issue a new token or webhook secret, POST /api/admin/v1/esps/{}/credentials",
+                kbo.as_str()
             ),
         );
     }
-    if let Err(e) = access(&ctx).execute(Command::RegisterEsp { esp: b.esp.clone() }).await {
+    let principal = Principal { party: Party::Esp(kbo.clone()), label: b.esp.name.clone() };
+    let (creds, writes) = match new_credentials(&kbo, &principal, Rotate::both()) {
+        Ok(c) => c,
+        Err(e) => return store_down(e),
+    };
+    // The registration, the token and the secret land in one transaction: all or nothing.
+    let cmd = Command::RegisterEsp { esp: b.esp.clone() };
+    if let Err(e) = access(&ctx).execute_with(cmd, writes).await {
         return register_error(e);
     }
-    let secret = new_secret("whsec");
-    if let Err(e) =
-        access(&ctx).store.put_record(store::Record::EspSecrets, kbo.as_str(), &secret).await
-    {
-        return store_down(e);
-    }
-    let principal = Principal { party: Party::Esp(kbo.clone()), label: b.esp.name.clone() };
-    match access(&ctx).issue_token(principal).await {
-        Ok(token) => (
-            StatusCode::CREATED,
-            Json(serde_json::json!({
-                "kbo": kbo.as_str().to_owned(),
-                "token": token,
-                "webhook_secret": secret,
-                "step_plan": format!("/api/registers/v1{}", b.esp.step_plan_path()),
-            })),
-        )
-            .into_response(),
-        Err(e) => store_down(e),
+    (
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "kbo": kbo.as_str().to_owned(),
+            "token": creds.token,
+            "webhook_secret": creds.webhook_secret,
+            "step_plan": format!("/api/registers/v1{}", b.esp.step_plan_path()),
+        })),
+    )
+        .into_response()
+}
+
+/// Which credentials of an ESP to issue anew.
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
+pub(crate) struct Rotate {
+    #[serde(default = "yes")]
+    token: bool,
+    #[serde(default = "yes")]
+    webhook_secret: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Rotate {
+    fn both() -> Rotate {
+        Rotate { token: true, webhook_secret: true }
     }
 }
 
-#[derive(Deserialize)]
-struct NewPoint {
+/// Credentials issued now, shown once.
+#[derive(Debug, Default)]
+struct Credentials {
+    token: Option<String>,
+    webhook_secret: Option<String>,
+}
+
+/// New credentials for an ESP and the rows that store them.
+fn new_credentials(
+    kbo: &domain::Kbo,
+    principal: &Principal,
+    which: Rotate,
+) -> Result<(Credentials, Vec<store::Write>), store::StoreError> {
+    let mut creds = Credentials::default();
+    let mut writes = Vec::new();
+    if which.webhook_secret {
+        let secret = new_secret("whsec");
+        writes.push(store::Write::PutRecord {
+            kind: store::Record::EspSecrets,
+            id: kbo.as_str().to_owned(),
+            body: secret.clone(),
+        });
+        creds.webhook_secret = Some(secret);
+    }
+    if which.token {
+        let (token, row) = crate::access::Access::mint_token(principal)?;
+        writes.push(row);
+        creds.token = Some(token);
+    }
+    Ok((creds, writes))
+}
+
+/// Issues an onboarded ESP a new API token (its old ones stop working at once) and/or a new
+/// webhook secret, in one transaction; also repairs an ESP left without either.
+async fn rotate_credentials(
+    State(ctx): State<Ctx>,
+    Path(kbo): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) =
+        caller(&ctx, &headers, false).and_then(|p| need_admin(&p, "rotate ESP credentials"))
+    {
+        return r;
+    }
+    let kbo = match path_kbo(&kbo) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let which: Rotate = if body.iter().all(u8::is_ascii_whitespace) {
+        Rotate::both()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(w) => w,
+            Err(e) => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    format!("{e}; send {{\"token\": true, \"webhook_secret\": true}} or nothing"),
+                );
+            }
+        }
+    };
+    if !which.token && !which.webhook_secret {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "nothing_to_rotate",
+            "ask for token, webhook_secret or both",
+        );
+    }
+    let Some(name) = access(&ctx).read(|r| r.esp(&kbo).map(|e| e.name.clone())).await else {
+        return err(StatusCode::NOT_FOUND, "unknown_esp", format!("no ESP {kbo} is onboarded"));
+    };
+    let party = Party::Esp(kbo.clone());
+    let principal = Principal { party: party.clone(), label: name };
+    let (creds, mut writes) = match new_credentials(&kbo, &principal, which) {
+        Ok(c) => c,
+        Err(e) => return store_down(e),
+    };
+    let mut revoked = 0;
+    if which.token {
+        for hash in access(&ctx).tokens_of(&party) {
+            writes.push(store::Write::DeleteRecord { kind: store::Record::Tokens, id: hash });
+            revoked += 1;
+        }
+    }
+    if let Err(e) = access(&ctx).commit(writes).await {
+        return store_down(e);
+    }
+    let mut out = serde_json::json!({ "kbo": kbo.as_str().to_owned(), "revoked_tokens": revoked });
+    if let Some(t) = creds.token {
+        out["token"] = t.into();
+    }
+    if let Some(s) = creds.webhook_secret {
+        out["webhook_secret"] = s.into();
+    }
+    (StatusCode::CREATED, Json(out)).into_response()
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct NewPoint {
     access_point: domain::AccessPoint,
     data_service_points: Vec<domain::DataServicePoint>,
     #[serde(default)]
     grid_user: Option<domain::GridUserId>,
     #[serde(default)]
     supplier: Option<domain::SupplierId>,
+    #[schemars(with = "domain::Rfc3339")]
     since: Timestamp,
 }
 
@@ -294,11 +422,11 @@ async fn register_point(
         supplier: b.supplier,
         since: b.since,
     };
-    run(&ctx, cmd, true).await
+    run(&ctx, &Party::Admin, cmd, true).await
 }
 
-#[derive(Deserialize)]
-struct NewLink {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct NewLink {
     link: domain::DongleLink,
 }
 
@@ -316,13 +444,15 @@ async fn link_dongle(
         Ok(b) => b,
         Err(r) => return r,
     };
-    run(&ctx, Command::LinkDongle { link: b.link }, true).await
+    run(&ctx, &Party::Admin, Command::LinkDongle { link: b.link }, true).await
 }
 
-#[derive(Deserialize)]
-struct NewScenario {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct NewScenario {
+    #[schemars(with = "domain::Ean")]
     access_point: String,
     kind: registers::ScenarioKind,
+    #[schemars(with = "domain::LocalTime")]
     effective: String,
     #[serde(default)]
     new_grid_user: Option<domain::GridUserId>,
@@ -360,11 +490,11 @@ async fn market_scenario(
         new_grid_user: b.new_grid_user,
         new_supplier: b.new_supplier,
     };
-    run(&ctx, cmd, true).await
+    run(&ctx, &Party::Admin, cmd, true).await
 }
 
-#[derive(Deserialize)]
-struct Outage {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct Outage {
     active: bool,
     #[serde(default)]
     reason: String,
@@ -417,6 +547,11 @@ async fn admin_access_log(
     {
         return r;
     }
+    if let Some(point) = &f.point
+        && let Err(r) = parse_ean(point)
+    {
+        return r;
+    }
     match access(&ctx).store.access_log(f.point.as_deref(), f.party.as_deref()).await {
         Ok(rows) => Json(access_json(&rows)).into_response(),
         Err(e) => store_down(e),
@@ -457,12 +592,15 @@ async fn admin_deliveries(State(ctx): State<Ctx>, headers: HeaderMap) -> Respons
 
 // ---- registers (grid users) ----
 
-#[derive(Deserialize)]
-struct MandateRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct MandateRequest {
+    #[schemars(with = "domain::Ean")]
     data_service_point: String,
     scope: Scope,
+    #[schemars(with = "domain::LocalTime")]
     period_from: String,
     #[serde(default)]
+    #[schemars(with = "Option<domain::LocalTime>")]
     period_to: Option<String>,
     #[serde(default)]
     history: bool,
@@ -485,7 +623,7 @@ async fn request_mandate(
         Ok(g) => g,
         Err(r) => return r,
     };
-    let esp = match parse_kbo(&kbo) {
+    let esp = match path_kbo(&kbo) {
         Ok(k) => k,
         Err(r) => return r,
     };
@@ -518,7 +656,7 @@ async fn request_mandate(
         history: b.history,
         renews: b.renews,
     };
-    run(&ctx, cmd, true).await
+    run(&ctx, &p.party, cmd, true).await
 }
 
 async fn mandate_decision(ctx: &Ctx, headers: &HeaderMap, id: String, how: &str) -> Response {
@@ -542,7 +680,7 @@ async fn mandate_decision(ctx: &Ctx, headers: &HeaderMap, id: String, how: &str)
             }
         }
     };
-    run(ctx, cmd, false).await
+    run(ctx, &p.party, cmd, false).await
 }
 
 async fn approve_mandate(
@@ -569,8 +707,9 @@ async fn end_mandate(
     mandate_decision(&ctx, &headers, id, "end").await
 }
 
-#[derive(Deserialize)]
-struct Terms {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct Terms {
+    #[schemars(with = "domain::Ean")]
     access_point: String,
 }
 
@@ -591,12 +730,15 @@ async fn accept_terms(
         Ok(x) => x,
         Err(r) => return r,
     };
-    run(&ctx, Command::AcceptTerms { grid_user: g, access_point: ap }, false).await
+    let who = Party::GridUser(g.clone());
+    run(&ctx, &who, Command::AcceptTerms { grid_user: g, access_point: ap }, false).await
 }
 
-#[derive(Deserialize)]
-struct NewConsent {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct NewConsent {
+    #[schemars(with = "domain::Ean")]
     data_service_point: String,
+    #[schemars(with = "domain::Kbo")]
     esp: String,
     service: String,
 }
@@ -618,9 +760,10 @@ async fn grant_consent(
         (Ok(d), Ok(e)) => (d, e),
         (Err(r), _) | (_, Err(r)) => return r,
     };
+    let who = Party::GridUser(g.clone());
     let cmd =
         Command::GrantConsent { grid_user: g, data_service_point: dsp, esp, service: b.service };
-    run(&ctx, cmd, true).await
+    run(&ctx, &who, cmd, true).await
 }
 
 async fn revoke_consent(
@@ -632,7 +775,8 @@ async fn revoke_consent(
         Ok(g) => g,
         Err(r) => return r,
     };
-    run(&ctx, Command::RevokeConsent { consent: id, by: g }, false).await
+    let who = Party::GridUser(g.clone());
+    run(&ctx, &who, Command::RevokeConsent { consent: id, by: g }, false).await
 }
 
 /// A point's registers as JSON; `only` limits mandates and consents to one grid user's.
@@ -684,7 +828,7 @@ async fn point_view(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let ean = match parse_ean(&ean) {
+    let ean = match path_ean(&ean) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -718,7 +862,7 @@ async fn point_access_log(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let ean = match parse_ean(&ean) {
+    let ean = match path_ean(&ean) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -772,7 +916,7 @@ async fn point_parties(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let ean = match parse_ean(&ean) {
+    let ean = match path_ean(&ean) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -827,7 +971,7 @@ struct EnergyQuery {
 fn parse_time(s: &str) -> Result<Timestamp, Response> {
     clock::parse_date_or_time(s).map_err(|e| {
         err(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "bad_time",
             format!("{s}: {e}; use 2026-06-01 (a Brussels day), 2026-06-01T10:00:00 or RFC 3339"),
         )
@@ -850,14 +994,14 @@ fn period(
     let (from, to) = (parse_time(from)?, parse_time(to)?);
     if to <= from {
         return Err(err(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "period_reversed",
             format!("`to` ({to}) must be after `from` ({from}): periods are half-open [from, to)"),
         ));
     }
     if to.duration_since(from) > max {
         return Err(err(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "period_too_long",
             format!(
                 "at most {} days per request at this granularity; split the period",
@@ -914,7 +1058,7 @@ async fn energy(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let ean = match parse_ean(&ean) {
+    let ean = match path_ean(&ean) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -948,7 +1092,7 @@ async fn energy(
         (Some(Commodity::Gas), DataKind::QuarterHour)
         | (Some(Commodity::Electricity), DataKind::Hour) => {
             return err(
-                StatusCode::BAD_REQUEST,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 "granularity_not_for_commodity",
                 "electricity comes per quarter hour and day, gas per hour and day",
             );
@@ -1077,7 +1221,7 @@ async fn months(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let ean = match parse_ean(&ean) {
+    let ean = match path_ean(&ean) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1122,7 +1266,7 @@ async fn stream(State(ctx): State<Ctx>, headers: HeaderMap, Path(ean): Path<Stri
         Ok(p) => p,
         Err(r) => return r,
     };
-    let ean = match parse_ean(&ean) {
+    let ean = match path_ean(&ean) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1212,8 +1356,9 @@ async fn stream(State(ctx): State<Ctx>, headers: HeaderMap, Path(ean): Path<Stri
     Sse::new(events).keep_alive(KeepAlive::default()).into_response()
 }
 
-#[derive(Deserialize)]
-struct StatusRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct StatusRequest {
+    #[schemars(with = "Vec<domain::Ean>", length(max = 1000))]
     points: Vec<String>,
 }
 
@@ -1235,7 +1380,11 @@ async fn mandate_status(
         Err(r) => return r,
     };
     if b.points.len() > 1000 {
-        return err(StatusCode::BAD_REQUEST, "too_many_points", "at most 1000 points per request");
+        return err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_points",
+            "at most 1000 points per request",
+        );
     }
     let mut out = Vec::new();
     let mut valid = Vec::new();

@@ -3,7 +3,8 @@
 #![allow(clippy::result_large_err)]
 
 use crate::access::Access;
-use crate::ingest::{Ingest, IngestError};
+use crate::ingest::Ingest;
+use crate::serve::ConnStats;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -24,6 +25,7 @@ pub(crate) struct Ctx {
     pub(crate) ingest: Arc<Ingest>,
     pub(crate) access: Arc<Access>,
     headend_token: Arc<str>,
+    conns: Arc<ConnStats>,
 }
 
 /// The platform's own routes: health, ingest, supervision.
@@ -54,15 +56,22 @@ pub(crate) fn all_routes() -> Vec<(&'static str, &'static str, MethodRouter<Ctx>
     all
 }
 
-pub(crate) fn router(ingest: Arc<Ingest>, access: Arc<Access>, headend_token: String) -> Router {
-    let ctx = Ctx { ingest, access, headend_token: headend_token.into() };
+pub(crate) fn router(
+    ingest: Arc<Ingest>,
+    access: Arc<Access>,
+    headend_token: String,
+    conns: Arc<ConnStats>,
+) -> Router {
+    let ctx = Ctx { ingest, access: access.clone(), headend_token: headend_token.into(), conns };
     let mut r = Router::new();
     for (_, path, method) in all_routes() {
         // Two entries for one path (GET and POST) merge into one method router.
         r = r.route(path, method);
     }
     // Bodies beyond the limit become our own 413 below, not a connection error.
-    r.layer(DefaultBodyLimit::max(MAX_BODY)).with_state(ctx)
+    r.layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(access, crate::edge::edge))
+        .with_state(ctx)
 }
 
 async fn openapi() -> Response {
@@ -109,6 +118,35 @@ fn staff_range(
     })
 }
 
+/// A JSON body: unreadable JSON is a 400 `malformed`; JSON of the wrong shape or with values
+/// that break a rule (a check digit, an unknown enum value) is a 422 `invalid_body`; no JSON
+/// content type is a 415.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+    expected: &str,
+) -> Result<T, Response> {
+    use axum::extract::rejection::JsonRejection as J;
+    body.map(|Json(b)| b).map_err(|e| {
+        let (status, code) = match &e {
+            J::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            J::MissingJsonContentType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            _ => (StatusCode::BAD_REQUEST, "malformed"),
+        };
+        err(status, code, format!("{}; expected {expected}", e.body_text()))
+    })
+}
+
+/// The status and code of a body serde_json could not read: not JSON at all (400
+/// `malformed`), or JSON of the wrong shape (422 `invalid_body`).
+fn json_error(e: &serde_json::Error) -> (StatusCode, &'static str) {
+    match e.classify() {
+        serde_json::error::Category::Data => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        _ => (StatusCode::BAD_REQUEST, "malformed"),
+    }
+}
+
 pub(crate) fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (status, Json(ApiError::new(code, message))).into_response()
 }
@@ -126,9 +164,16 @@ fn body_error(ingest: &Ingest, e: BytesRejection) -> Response {
     err(e.status(), "bad_body", e.body_text())
 }
 
-fn unavailable(e: IngestError) -> Response {
-    // R-SLA-3: an outage is reported as such, with a code, so clients retry later.
-    let mut r = err(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string());
+/// The store (or the writer) failed: the cause is logged here and never sent to the client
+/// (database text is no business of a dongle or an ESP); the answer is a 503 with the code
+/// `unavailable` and the request id to quote (R-SLA-3: clients retry later).
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::error!("storage unavailable: {e}");
+    let mut r = err(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the platform's store is unavailable; retry later (quote the request id when reporting it)",
+    );
     r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
     r
 }
@@ -149,7 +194,21 @@ async fn metrics(State(ctx): State<Ctx>) -> Response {
         ("meterlab_ingest_received_total", "Uploads received (REST and MQTT).", &c.received),
         ("meterlab_ingest_stored_total", "Uploads durably stored.", &c.stored),
         ("meterlab_ingest_duplicates_total", "Uploads already stored (retries).", &c.duplicates),
-        ("meterlab_ingest_rejected_total", "Uploads or requests rejected.", &c.rejected),
+        (
+            "meterlab_ingest_rejected_total",
+            "Uploads rejected (forged, unknown, replayed, malformed).",
+            &c.rejected,
+        ),
+        (
+            "meterlab_ingest_failed_total",
+            "Uploads the store failed to take (answered 503, not acknowledged).",
+            &c.failed,
+        ),
+        (
+            "meterlab_ingest_malformed_requests_total",
+            "Ingest requests refused before any upload was read (bad JSON, too large).",
+            &c.malformed_requests,
+        ),
         ("meterlab_mqtt_messages_total", "MQTT messages received.", &c.mqtt_messages),
         ("meterlab_store_commits_total", "Group commits to the store.", &c.commits),
     ] {
@@ -158,8 +217,14 @@ async fn metrics(State(ctx): State<Ctx>) -> Response {
             v.load(Ordering::Relaxed)
         ));
     }
-    if let Ok(s) = ctx.ingest.supervisor.lock() {
-        out.push_str(&s.prometheus(ctx.ingest.clock.now()));
+    out.push_str(&format!(
+        "# HELP meterlab_http_server_errors_total Answers with a 5xx status.\n# TYPE meterlab_http_server_errors_total counter\nmeterlab_http_server_errors_total {}\n",
+        crate::edge::SERVER_ERRORS.load(Ordering::Relaxed)
+    ));
+    out.push_str(&ctx.conns.prometheus());
+    match ctx.ingest.supervisor.lock() {
+        Ok(s) => out.push_str(&s.prometheus(ctx.ingest.clock.now())),
+        Err(_) => return unavailable("the supervisor's lock is poisoned"),
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
@@ -173,19 +238,27 @@ async fn uploads(State(ctx): State<Ctx>, body: Result<Bytes, BytesRejection>) ->
         Ok(b) => b,
         Err(e) => {
             ctx.ingest.count_malformed(Rejection::Malformed);
+            let (status, code) = json_error(&e);
             return err(
-                StatusCode::BAD_REQUEST,
-                "malformed",
+                status,
+                code,
                 format!("the body is not an ingest v1 batch ({{\"uploads\": [...]}}): {e}"),
             );
         }
     };
-    match ctx.ingest.submit(batch).await {
+    // The submission runs to its end even if the client gives up (a timeout drops this
+    // handler): what was stored is then also seen by supervision, never a false gap.
+    let ingest = ctx.ingest.clone();
+    let submitted = tokio::spawn(async move { ingest.submit(batch).await })
+        .await
+        .unwrap_or_else(|e| Err(crate::ingest::IngestError::Unavailable(e.to_string())));
+    match submitted {
         Ok(receipt) => {
             // The first refusal decides the status; the receipt still lists what was stored.
             let status = match receipt.rejected.first().map(|r| r.code.as_str()) {
                 None => StatusCode::OK,
                 Some("unknown_dongle" | "bad_signature") => StatusCode::UNAUTHORIZED,
+                Some("malformed") => StatusCode::BAD_REQUEST,
                 Some(_) => StatusCode::CONFLICT,
             };
             (status, Json(receipt)).into_response()
@@ -217,12 +290,13 @@ async fn amr(
         Ok(b) => b,
         Err(e) => {
             ctx.ingest.count_malformed(Rejection::Malformed);
-            return err(StatusCode::BAD_REQUEST, "malformed", format!("not an AMR batch: {e}"));
+            let (status, code) = json_error(&e);
+            return err(status, code, format!("not an AMR batch: {e}"));
         }
     };
     if batch.meter != meter {
         return err(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "meter_mismatch",
             "the body's meter differs from the URL's",
         );
@@ -242,7 +316,7 @@ async fn amr(
         .collect();
     if let Some(q) = rows.iter().find(|q| q.start.as_second() % 900 != 0) {
         return err(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "not_a_quarter",
             format!("{} is not a quarter-hour start", q.start),
         );
@@ -252,13 +326,15 @@ async fn amr(
             Json(serde_json::json!({ "stored": new, "duplicates": rows.len() as u64 - new }))
                 .into_response()
         }
-        Err(e) => unavailable(IngestError::Unavailable(e.to_string())),
+        Err(e) => unavailable(e),
     }
 }
 
-#[derive(Deserialize)]
-struct NewDongle {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct NewDongle {
+    #[schemars(length(min = 1))]
     id: String,
+    #[schemars(regex(pattern = r"^([0-9a-fA-F]{2}){16,}$"))]
     key_hex: String,
     #[serde(default)]
     meter: Option<String>,
@@ -276,20 +352,24 @@ async fn register(
         return r;
     }
 
-    let Ok(Json(d)) = body else {
-        return err(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            "expected {\"id\", \"key_hex\", \"meter\"}",
-        );
+    let d = match json_body(body, "{\"id\", \"key_hex\", \"meter\", \"interval_s\"}") {
+        Ok(d) => d,
+        Err(r) => return r,
     };
+    if d.id.trim().is_empty() {
+        return err(StatusCode::UNPROCESSABLE_ENTITY, "bad_dongle_id", "the dongle id is empty");
+    }
     let Some(key) = wire::unhex(&d.key_hex).filter(|k| k.len() >= 16) else {
-        return err(StatusCode::BAD_REQUEST, "bad_key", "key_hex must be at least 16 bytes of hex");
+        return err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_key",
+            "key_hex must be at least 16 bytes of hex",
+        );
     };
     let every = clock::SignedDuration::from_secs(i64::from(d.interval_s.unwrap_or(1).max(1)));
     match ctx.ingest.register_dongle_every(&d.id, &key, d.meter.as_deref(), every).await {
         Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({ "id": d.id }))).into_response(),
-        Err(e) => unavailable(IngestError::Unavailable(e.to_string())),
+        Err(e) => unavailable(e),
     }
 }
 
@@ -301,7 +381,7 @@ async fn dongles(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
     let now = ctx.ingest.clock.now();
     match ctx.ingest.supervisor.lock() {
         Ok(s) => Json(s.status(now)).into_response(),
-        Err(_) => unavailable(IngestError::Unavailable("supervisor poisoned".into())),
+        Err(_) => unavailable("the supervisor's lock is poisoned"),
     }
 }
 
@@ -312,12 +392,12 @@ async fn incidents(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
 
     match ctx.ingest.supervisor.lock() {
         Ok(s) => Json(s.incidents().to_vec()).into_response(),
-        Err(_) => unavailable(IngestError::Unavailable("supervisor poisoned".into())),
+        Err(_) => unavailable("the supervisor's lock is poisoned"),
     }
 }
 
-#[derive(Deserialize)]
-struct Note {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct Note {
     text: String,
 }
 
@@ -330,8 +410,9 @@ async fn note(
     if let Err(r) = staff(&ctx, &headers) {
         return r;
     }
-    let Ok(Json(n)) = body else {
-        return err(StatusCode::BAD_REQUEST, "malformed", "expected {\"text\": \"…\"}");
+    let n = match json_body(body, "{\"text\": \"…\"}") {
+        Ok(n) => n,
+        Err(r) => return r,
     };
     let now = ctx.ingest.clock.now();
     match ctx.ingest.supervisor.lock() {
@@ -339,7 +420,7 @@ async fn note(
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(e) => err(StatusCode::NOT_FOUND, "no_incident", e.to_string()),
         },
-        Err(_) => unavailable(IngestError::Unavailable("supervisor poisoned".into())),
+        Err(_) => unavailable("the supervisor's lock is poisoned"),
     }
 }
 
@@ -349,11 +430,15 @@ struct Range {
     to: String,
 }
 
+/// Days a staff request may span: deriving costs time per quarter hour asked, so a period of
+/// centuries would hold a worker for minutes.
+const MAX_DAYS: i64 = 3700;
+
 fn parse_range(r: &Range) -> Result<(clock::Timestamp, clock::Timestamp), Response> {
     let p = |s: &str| {
         clock::parse_date_or_time(s).map_err(|e| {
             err(
-                StatusCode::BAD_REQUEST,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 "bad_time",
                 format!("{s}: {e}; use 2026-06-01, 2026-06-01T10:00:00 (Brussels) or RFC 3339"),
             )
@@ -362,9 +447,16 @@ fn parse_range(r: &Range) -> Result<(clock::Timestamp, clock::Timestamp), Respon
     let (from, to) = (p(&r.from)?, p(&r.to)?);
     if to <= from {
         return Err(err(
-            StatusCode::BAD_REQUEST,
-            "bad_range",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "period_reversed",
             "`to` must be after `from` (half-open [from, to))",
+        ));
+    }
+    if to.duration_since(from) > clock::SignedDuration::from_hours(24 * MAX_DAYS) {
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "period_too_long",
+            format!("at most {MAX_DAYS} days per request; split the period"),
         ));
     }
     Ok((from, to))
@@ -386,7 +478,7 @@ async fn kpis(
     let now = ctx.ingest.clock.now();
     match ctx.ingest.supervisor.lock() {
         Ok(s) => Json(s.kpis(now, (from, to))).into_response(),
-        Err(_) => unavailable(IngestError::Unavailable("supervisor poisoned".into())),
+        Err(_) => unavailable("the supervisor's lock is poisoned"),
     }
 }
 
@@ -398,12 +490,8 @@ pub(crate) async fn samples(
 ) -> Result<Vec<derive::Sample>, Response> {
     // Boundary registers need the samples around the range too.
     let margin = clock::SignedDuration::from_hours(1);
-    let rows = ctx
-        .ingest
-        .store
-        .samples(id, from - margin, to + margin)
-        .await
-        .map_err(|e| unavailable(IngestError::Unavailable(e.to_string())))?;
+    let rows =
+        ctx.ingest.store.samples(id, from - margin, to + margin).await.map_err(unavailable)?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -436,6 +524,13 @@ async fn quarter_hours(
         Ok(x) => x,
         Err(e) => return e,
     };
+    if to.duration_since(from) > clock::SignedDuration::from_hours(24 * 31) {
+        return err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "period_too_long",
+            "at most 31 days of quarter hours per request; split the period",
+        );
+    }
     match samples(&ctx, &id, from, to).await {
         Ok(s) => {
             Json(derive::quarter_hours(&s, from, to, &derive::Options::default())).into_response()
@@ -509,7 +604,7 @@ async fn raw_upload(
         }))
         .into_response(),
         Ok(None) => err(StatusCode::NOT_FOUND, "not_found", format!("no upload {seq} of {id}")),
-        Err(e) => unavailable(IngestError::Unavailable(e.to_string())),
+        Err(e) => unavailable(e),
     }
 }
 
@@ -548,13 +643,13 @@ async fn sla(
         Err(e) => return e,
     };
     if to.duration_since(from) > clock::SignedDuration::from_hours(24 * 400) {
-        return err(StatusCode::BAD_REQUEST, "period_too_long", "at most 400 days");
+        return err(StatusCode::UNPROCESSABLE_ENTITY, "period_too_long", "at most 400 days");
     }
     let dongles: Vec<String> = match &q.dongle {
         Some(d) => vec![d.clone()],
         None => match ctx.ingest.store.dongles().await {
             Ok(d) => d.into_iter().map(|d| d.id).collect(),
-            Err(e) => return unavailable(IngestError::Unavailable(e.to_string())),
+            Err(e) => return unavailable(e),
         },
     };
     let (first, last) =
@@ -571,7 +666,7 @@ async fn sla(
             .await
         {
             Ok(r) => r,
-            Err(e) => return unavailable(IngestError::Unavailable(e.to_string())),
+            Err(e) => return unavailable(e),
         };
         let pairs: Vec<_> = rows.iter().map(|r| (r.captured_at, r.received_at)).collect();
         let days = supervision::sla::day_deliveries(&pairs, first, last, gap);

@@ -19,7 +19,8 @@ pub enum IngestError {
 
 struct Job {
     uploads: Vec<NewUpload>,
-    reply: oneshot::Sender<Result<Vec<Outcome>, String>>,
+    /// Per upload: its outcome, or `None` when the store could not take it.
+    reply: oneshot::Sender<Vec<Option<Outcome>>>,
 }
 
 /// Counters since start, for `/metrics`.
@@ -29,6 +30,11 @@ pub(crate) struct Counters {
     pub(crate) stored: AtomicU64,
     pub(crate) duplicates: AtomicU64,
     pub(crate) rejected: AtomicU64,
+    /// Uploads the store failed to take (never acknowledged): with the three above, every
+    /// upload received is counted once.
+    pub(crate) failed: AtomicU64,
+    /// Requests refused before any upload was read (bad JSON, too large).
+    pub(crate) malformed_requests: AtomicU64,
     pub(crate) mqtt_messages: AtomicU64,
     pub(crate) mqtt_subscribed: std::sync::atomic::AtomicBool,
     pub(crate) commits: AtomicU64,
@@ -143,6 +149,10 @@ impl Ingest {
                 .read()
                 .map_err(|_| IngestError::Unavailable("key registry poisoned".into()))?;
             for u in batch.uploads {
+                if let Some(why) = unstorable(&u) {
+                    receipt.rejected.push(self.malformed(now, &u, why));
+                    continue;
+                }
                 match keys.get(&u.dongle) {
                     None => receipt.rejected.push(self.reject(now, &u, Rejection::UnknownDongle)),
                     Some(key) if !u.verify(key) => {
@@ -162,19 +172,34 @@ impl Ingest {
             .send(Job { uploads: accepted, reply })
             .await
             .map_err(|_| IngestError::Unavailable("the writer stopped".into()))?;
-        let outcomes = wait
-            .await
-            .map_err(|_| IngestError::Unavailable("the writer stopped".into()))?
-            .map_err(IngestError::Unavailable)?;
+        let outcomes =
+            wait.await.map_err(|_| IngestError::Unavailable("the writer stopped".into()))?;
+        let failed = outcomes.iter().filter(|o| o.is_none()).count() as u64;
+        if failed > 0 {
+            self.counters.failed.fetch_add(failed, Ordering::Relaxed);
+        }
         let mut sup = self
             .supervisor
             .lock()
             .map_err(|_| IngestError::Unavailable("supervisor poisoned".into()))?;
+        // Supervision sees one request's stored uploads in sequence order: a batch sent
+        // newest first (R-NRT-2) is not a gap followed by its own backfill.
+        let mut stored: Vec<&Observed> = observed
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| **o == Some(Outcome::Stored))
+            .map(|(u, _)| u)
+            .collect();
+        stored
+            .sort_by(|a, b| (a.dongle.as_str(), a.sequence).cmp(&(b.dongle.as_str(), b.sequence)));
+        for u in stored {
+            sup.on_upload(now, u);
+        }
         for (u, o) in observed.iter().zip(outcomes) {
             match o {
-                Outcome::Stored => {
+                None => {}
+                Some(Outcome::Stored) => {
                     receipt.stored.push(u.sequence);
-                    sup.on_upload(now, u);
                     if u.crc_ok
                         && let Some(r) = &u.registers
                         && self.live.receiver_count() > 0
@@ -190,8 +215,8 @@ impl Ingest {
                         });
                     }
                 }
-                Outcome::Duplicate => receipt.duplicates.push(u.sequence),
-                Outcome::Conflict => {
+                Some(Outcome::Duplicate) => receipt.duplicates.push(u.sequence),
+                Some(Outcome::Conflict) => {
                     sup.on_rejected(now, Some(&u.dongle), Rejection::Replay);
                     receipt.rejected.push(Rejected {
                         seq: u.sequence,
@@ -210,6 +235,13 @@ impl Ingest {
             receipt.rejected.iter().filter(|r| r.code == "replay").count() as u64,
             Ordering::Relaxed,
         );
+        if failed > 0 {
+            // Nothing of this request is acknowledged: what was stored comes back as a
+            // duplicate when the client sends the batch again.
+            return Err(IngestError::Unavailable(format!(
+                "{failed} upload(s) of the batch could not be stored"
+            )));
+        }
         Ok(receipt)
     }
 
@@ -236,17 +268,32 @@ impl Ingest {
         Rejected { seq: u.seq, code: code.into(), message }
     }
 
+    /// An upload no store could keep (a NUL character in its text): refused alone, 400
+    /// `malformed`, so it neither fails the uploads it came with nor is retried forever.
+    fn malformed(&self, now: Timestamp, u: &Upload, why: &str) -> Rejected {
+        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut s) = self.supervisor.lock() {
+            s.on_rejected(now, None, Rejection::Malformed);
+        }
+        tracing::warn!(seq = u.seq, "upload rejected: {why}");
+        Rejected {
+            seq: u.seq,
+            code: "malformed".into(),
+            message: format!("upload {}: {why}", u.seq),
+        }
+    }
+
     /// Counts a request that never became uploads (bad JSON, too large) in supervision.
     pub(crate) fn count_malformed(&self, why: Rejection) {
-        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        self.counters.malformed_requests.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut s) = self.supervisor.lock() {
             s.on_rejected(self.clock.now(), None, why);
         }
     }
 
-    /// Every stored sequence number of a dongle (empty if the store fails): for checks.
-    pub async fn stored_sequences(&self, dongle: &str) -> Vec<u64> {
-        self.store.sequences(dongle).await.unwrap_or_default()
+    /// Every stored sequence number of a dongle: for checks.
+    pub async fn stored_sequences(&self, dongle: &str) -> Result<Vec<u64>, store::StoreError> {
+        self.store.sequences(dongle).await
     }
 
     /// The store's backend name.
@@ -273,6 +320,19 @@ impl Ingest {
         if let Ok(mut s) = self.supervisor.lock() {
             s.tick(self.clock.now());
         }
+    }
+}
+
+/// Why an upload cannot be stored as text (PostgreSQL refuses NUL in `text`), if it cannot.
+fn unstorable(u: &Upload) -> Option<&'static str> {
+    if u.dongle.contains('\0') {
+        Some("the dongle id holds a NUL character")
+    } else if u.telegram.contains('\0') {
+        Some("the telegram holds a NUL character: send the bytes the meter sent, as text")
+    } else if u.sig.contains('\0') {
+        Some("the signature holds a NUL character")
+    } else {
+        None
     }
 }
 
@@ -352,21 +412,35 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, ingest: Arc<
         }
         let res = store.insert_uploads(&all).await;
         ingest.counters.commits.fetch_add(1, Ordering::Relaxed);
-        match res {
-            Ok(outcomes) => {
-                let mut rest = outcomes.as_slice();
-                for (j, size) in jobs.into_iter().zip(sizes) {
-                    let (mine, tail) = rest.split_at(size.min(rest.len()));
-                    rest = tail;
-                    let _ = j.reply.send(Ok(mine.to_vec()));
-                }
-            }
+        let outcomes: Vec<Option<Outcome>> = match res {
+            Ok(outcomes) => outcomes.into_iter().map(Some).collect(),
             Err(e) => {
-                tracing::error!("storing uploads failed: {e}");
-                for j in jobs {
-                    let _ = j.reply.send(Err(e.to_string()));
+                // One upload the database refuses must not fail the others: each is tried
+                // alone, and only what fails alone is reported failed.
+                tracing::error!(
+                    uploads = all.len(),
+                    "group commit failed, storing one by one: {e}"
+                );
+                let mut each = Vec::with_capacity(all.len());
+                for u in &all {
+                    ingest.counters.commits.fetch_add(1, Ordering::Relaxed);
+                    match store.insert_uploads(std::slice::from_ref(u)).await {
+                        Ok(o) => each.push(o.first().copied()),
+                        Err(e) => {
+                            tracing::error!(dongle = %u.dongle, seq = u.seq, "storing an upload failed: {e}");
+                            each.push(None);
+                        }
+                    }
                 }
+                each
             }
+        };
+        let mut rest = outcomes.as_slice();
+        for (j, size) in jobs.into_iter().zip(sizes) {
+            let (mine, tail) = rest.split_at(size.min(rest.len()));
+            rest = tail;
+            // A job whose request went away (client timeout) has nobody to tell.
+            let _ = j.reply.send(mine.to_vec());
         }
     }
 }

@@ -9,15 +9,18 @@
 
 mod access;
 mod api;
+mod edge;
 mod http;
 mod ingest;
 mod mqtt;
 mod openapi;
+mod serve;
 mod webhooks;
 
 pub use access::{Access, AccessError, Principal, RateLimit, party_name};
 pub use ingest::{Ingest, IngestError, Live};
 pub use mqtt::{BrokerSpec, EmbeddedBroker};
+pub use serve::Limits;
 pub use webhooks::{Attempt, Delivery, RetryPolicy, signature};
 
 use clock::{Clock, SystemClock};
@@ -47,6 +50,12 @@ pub struct Config {
     pub rules: registers::Rules,
     /// Webhook retries.
     pub webhooks: RetryPolicy,
+    /// HTTP connection cap and timeouts.
+    pub limits: Limits,
+    /// The MQTT client id the platform subscribes with: the same across restarts, so the
+    /// broker's persistent session (uploads queued while the platform was down) is resumed.
+    /// Two platforms on one broker need different ids.
+    pub mqtt_client_id: String,
 }
 
 impl Default for Config {
@@ -61,6 +70,8 @@ impl Default for Config {
             rate_limit: RateLimit::default(),
             rules: registers::Rules::default(),
             webhooks: RetryPolicy::default(),
+            limits: Limits::default(),
+            mqtt_client_id: "meterlab-platform".into(),
         }
     }
 }
@@ -72,9 +83,9 @@ pub enum StartError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
     /// The HTTP listener.
-    #[error(
-        "cannot listen on {addr}: {source} (is another platform running? pick another --listen)"
-    )]
+    // The cause is the error's source, which anyhow prints after the message: naming it here
+    // too printed "Address already in use" twice.
+    #[error("cannot listen on {addr} (is another platform running? pick another --listen)")]
     Listen {
         /// The address.
         addr: SocketAddr,
@@ -131,12 +142,14 @@ impl App {
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
-        let router = http::router(ingest.clone(), access.clone(), config.headend_token.clone());
-        let mut tasks = vec![tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::error!("HTTP server stopped: {e}");
-            }
-        })];
+        let conns = Arc::new(serve::ConnStats::default());
+        let router = http::router(
+            ingest.clone(),
+            access.clone(),
+            config.headend_token.clone(),
+            conns.clone(),
+        );
+        let mut tasks = vec![tokio::spawn(serve::serve(listener, router, config.limits, conns))];
         let (broker, mqtt) = match &config.mqtt {
             BrokerSpec::None => (None, None),
             BrokerSpec::Embedded { port } => {
@@ -147,7 +160,7 @@ impl App {
             BrokerSpec::External { addr } => (None, Some(*addr)),
         };
         if let Some(addr) = mqtt {
-            tasks.push(mqtt::subscribe(addr, ingest.clone()));
+            tasks.push(mqtt::subscribe(addr, config.mqtt_client_id.clone(), ingest.clone()));
         }
         tasks.push(ingest::spawn_ticker(ingest.clone()));
         tasks.push(tokio::spawn(renewals(access.clone())));

@@ -59,6 +59,13 @@ pub struct EmbeddedBroker {
 impl EmbeddedBroker {
     /// Starts rumqttd on 127.0.0.1:`port` (0 picks a free port first: rumqttd cannot report
     /// the port it bound).
+    ///
+    /// rumqttd binds in a thread of its own and only logs a failure, and a bare TCP connect
+    /// cannot tell it from another program on the port. So the port is bound here first (a
+    /// port another process holds is a clear error at once), and after the start an MQTT
+    /// message sent to the port must reach an in-process subscriber of this broker: only then
+    /// is the broker on the port ours (that also catches a process that took the port in the
+    /// instant between the check and rumqttd's bind).
     pub fn start(port: u16) -> Result<EmbeddedBroker, String> {
         let port = if port == 0 {
             let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
@@ -67,6 +74,8 @@ impl EmbeddedBroker {
             port
         };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        // Released at once: rumqttd binds the port itself.
+        drop(std::net::TcpListener::bind(addr).map_err(|e| port_taken(addr, &e.to_string()))?);
         let server = rumqttd::ServerSettings {
             name: "meterlab-v4".into(),
             listen: addr,
@@ -93,6 +102,12 @@ impl EmbeddedBroker {
         v4.insert("1".to_string(), server);
         let config = rumqttd::Config { id: 0, router, v4: Some(v4), ..Default::default() };
         let mut broker = rumqttd::Broker::new(config);
+        // Subscribed before the listener exists, so the router has the subscription before
+        // any message can arrive from the network.
+        let topic = format!("meterlab/probe/{}-{port}", std::process::id());
+        let (mut probe_tx, mut probe_rx) =
+            broker.link(&format!("meterlab-probe-{port}")).map_err(|e| e.to_string())?;
+        probe_tx.subscribe(topic.clone()).map_err(|e| e.to_string())?;
         std::thread::Builder::new()
             .name("mqtt-broker".into())
             .spawn(move || {
@@ -101,14 +116,33 @@ impl EmbeddedBroker {
                 }
             })
             .map_err(|e| e.to_string())?;
-        // Wait until it accepts connections, so callers can connect at once.
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(addr).is_ok() {
-                return Ok(EmbeddedBroker { addr });
+        // Wait until it accepts MQTT connections, so callers can connect at once.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            match probe(addr, &topic) {
+                Ok(()) => break,
+                Err(e) if std::time::Instant::now() >= deadline => {
+                    return Err(port_taken(addr, &format!("no MQTT broker answers there ({e})")));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
-            std::thread::sleep(Duration::from_millis(10));
         }
-        Err(format!("the embedded broker did not start on {addr} (port in use?)"))
+        // The broker that answered is ours only if our own subscriber got the message.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let ours = loop {
+            match probe_rx.recv_deadline(deadline) {
+                Ok(Some(rumqttd::Notification::Forward(f))) if f.publish.topic == topic => {
+                    break true;
+                }
+                Ok(_) => {}
+                Err(_) => break false,
+            }
+        };
+        let _ = probe_tx.unsubscribe(topic);
+        if !ours {
+            return Err(port_taken(addr, "another MQTT broker answers there"));
+        }
+        Ok(EmbeddedBroker { addr })
     }
 
     /// Where it listens.
@@ -117,13 +151,67 @@ impl EmbeddedBroker {
     }
 }
 
+/// Why the embedded broker cannot have `addr`, and what to do about it.
+fn port_taken(addr: SocketAddr, why: &str) -> String {
+    let port = addr.port();
+    format!(
+        "the embedded broker cannot listen on {addr}: {why}. Another process holds port \
+         {port} (another meterlab, or a Mosquitto?): pick a free port with --mqtt \
+         embedded:PORT (embedded:0 picks one), or send the uploads to that broker with --mqtt \
+         mqtt://127.0.0.1:{port}"
+    )
+}
+
+/// One MQTT 3.1.1 exchange on a plain socket: CONNECT, wait for a CONNACK that accepts it,
+/// PUBLISH `topic` at QoS 0, then close (the broker logs a closed connection at info level).
+fn probe(addr: SocketAddr, topic: &str) -> std::io::Result<()> {
+    use std::io::{Error, Read, Write};
+    let timeout = Duration::from_millis(500);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    let client = format!("meterlab-probe-{}", std::process::id());
+    let field = |out: &mut Vec<u8>, b: &[u8]| {
+        out.extend((b.len() as u16).to_be_bytes());
+        out.extend(b);
+    };
+    // Variable header: protocol name, level 4, clean session, keep-alive 10 s; the client id.
+    let mut connect = Vec::new();
+    field(&mut connect, b"MQTT");
+    connect.extend([4, 0x02, 0, 10]);
+    field(&mut connect, client.as_bytes());
+    let mut publish = Vec::new();
+    field(&mut publish, topic.as_bytes());
+    publish.extend(b"probe");
+    // Both stay under 128 bytes, so the remaining length is one byte.
+    if connect.len() > 127 || publish.len() > 127 {
+        return Err(Error::other("probe packet too long"));
+    }
+    s.write_all(&[&[0x10, connect.len() as u8][..], &connect].concat())?;
+    let mut connack = [0u8; 4];
+    s.read_exact(&mut connack)?;
+    if connack[0] != 0x20 || connack[3] != 0 {
+        return Err(Error::other(format!("not an MQTT CONNACK: {connack:02x?}")));
+    }
+    s.write_all(&[&[0x30, publish.len() as u8][..], &publish].concat())?;
+    s.flush()
+}
+
 /// Subscribes to every dongle's uploads and feeds them to the pipeline. Messages are acked in
 /// the order received (MQTT 3.1.1 §4.6), each only after its uploads are stored; a message
 /// that fails to store is not acked, so the broker redelivers it.
-pub(crate) fn subscribe(addr: SocketAddr, ingest: Arc<Ingest>) -> tokio::task::JoinHandle<()> {
+///
+/// `client_id` must stay the same across restarts: the broker keeps the persistent session's
+/// queue under it, so what dongles published while the platform was down (or in flight when it
+/// died) is delivered when it is back. A new id each start orphaned that session: its queued
+/// uploads were never stored, and it grew at the broker forever.
+pub(crate) fn subscribe(
+    addr: SocketAddr,
+    client_id: String,
+    ingest: Arc<Ingest>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let id = format!("meterlab-platform-{}", std::process::id());
-        let mut opts = MqttOptions::new(id, addr.ip().to_string(), addr.port());
+        let mut opts = MqttOptions::new(client_id, addr.ip().to_string(), addr.port());
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_manual_acks(true);
         // A persistent session: QoS 1 messages published while we were away are kept.
@@ -211,5 +299,30 @@ async fn handle(ingest: &Ingest, p: rumqttc::Publish) -> Option<rumqttc::Publish
             tracing::error!("MQTT upload not stored (will be redelivered): {e}");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_port_another_process_holds_is_a_clear_error() {
+        // Another program listening on the port (a Mosquitto, another meterlab).
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = other.local_addr().unwrap().port();
+        let err = EmbeddedBroker::start(port).err().expect("started on a port that is taken");
+        assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(err.contains("--mqtt embedded:PORT"), "{err}");
+        assert!(err.contains(&format!("mqtt://127.0.0.1:{port}")), "{err}");
+    }
+
+    #[test]
+    fn the_broker_on_the_port_is_ours() {
+        let broker = EmbeddedBroker::start(0).unwrap();
+        // Ours, and it holds the port now: a second one on the same port is refused.
+        let err = EmbeddedBroker::start(broker.addr().port()).err().expect("started twice");
+        assert!(err.contains("Another process holds port"), "{err}");
     }
 }

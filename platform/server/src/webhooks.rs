@@ -115,14 +115,15 @@ impl Webhooks {
     }
 
     async fn secret(&self, esp: &str) -> Result<String, StoreError> {
-        Ok(self
-            .store
+        self.store
             .records(Record::EspSecrets)
             .await?
             .into_iter()
             .find(|(id, _)| id == esp)
             .map(|(_, s)| s)
-            .unwrap_or_default())
+            // Never sign with an empty key: an ESP without a secret gets nothing until an
+            // admin issues one (POST /api/admin/v1/esps/{kbo}/credentials).
+            .ok_or_else(|| StoreError::NotFound(format!("webhook secret of ESP {esp}")))
     }
 
     /// Queues a delivery per notification addressed to an ESP that has a webhook URL.

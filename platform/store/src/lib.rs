@@ -12,6 +12,7 @@
 
 mod schema;
 mod sql;
+mod tx;
 
 pub use sql::SqlStore;
 
@@ -233,18 +234,15 @@ pub trait Store: Send + Sync {
     fn put_record<'a>(&'a self, kind: Record, id: &'a str, body: &'a str) -> Fut<'a, ()>;
     /// Every record of a kind, by id.
     fn records(&self, kind: Record) -> Fut<'_, Vec<(String, String)>>;
-    /// Books a slot; [`StoreError::Overlap`] if a non-cancelled slot on the same rig overlaps,
-    /// decided by the database under concurrency (PostgreSQL exclusion constraint, SQLite
-    /// write-locked transaction).
-    fn insert_slot<'a>(&'a self, slot: &'a SlotRow) -> Fut<'a, ()>;
-    /// Marks a slot cancelled and replaces its record.
-    fn cancel_slot<'a>(&'a self, id: &'a str, body: &'a str) -> Fut<'a, ()>;
-    /// Replaces a slot's record (state changes) without touching its time.
-    fn update_slot<'a>(&'a self, id: &'a str, body: &'a str) -> Fut<'a, ()>;
     /// Slots, optionally of one rig, by start.
     fn slots<'a>(&'a self, rig: Option<&'a str>) -> Fut<'a, Vec<SlotRow>>;
-    /// Appends to the audit log.
-    fn append_audit<'a>(&'a self, entries: &'a [AuditRow]) -> Fut<'a, ()>;
+    /// One change of the booking ledger, all or nothing: takes the ledger's write lock (one
+    /// writer at a time across processes: SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory
+    /// lock), reads its rows, lets `decide` compute the writes from them, and commits those
+    /// in order: records, new slots, changed slots, then the audit entries. A slot that
+    /// overlaps another on its rig fails the whole transaction with [`StoreError::Overlap`]
+    /// (PostgreSQL's exclusion constraint has the last word).
+    fn ledger_transaction<'a>(&'a self, decide: LedgerFn<'a>) -> Fut<'a, ()>;
     /// The audit log, oldest first.
     fn audit(&self) -> Fut<'_, Vec<AuditRow>>;
     /// Appends an accepted register command; [`StoreError::Exists`] when `seq` exists,
@@ -252,6 +250,9 @@ pub trait Store: Send + Sync {
     fn append_event<'a>(&'a self, seq: u64, at: Timestamp, body: &'a str) -> Fut<'a, ()>;
     /// Every register command, by sequence number.
     fn events(&self) -> Fut<'_, Vec<EventRow>>;
+    /// Applies writes in one transaction: all of them, or none (a killed process leaves
+    /// nothing half done, e.g. an ESP without its token).
+    fn commit<'a>(&'a self, writes: &'a [Write]) -> Fut<'a, ()>;
     /// Appends to the access register.
     fn append_access<'a>(&'a self, rows: &'a [AccessRow]) -> Fut<'a, ()>;
     /// The access register, oldest first, optionally of one data service point and/or party.
@@ -261,6 +262,65 @@ pub trait Store: Send + Sync {
         party: Option<&'a str>,
     ) -> Fut<'a, Vec<AccessRow>>;
 }
+
+/// One write of [`Store::commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Appends a register command; [`StoreError::Exists`] when `seq` is taken.
+    Event {
+        /// Its place in the log.
+        seq: u64,
+        /// When it was accepted.
+        at: Timestamp,
+        /// The command, as JSON.
+        body: String,
+    },
+    /// Stores or replaces a record.
+    PutRecord {
+        /// The kind.
+        kind: Record,
+        /// Its id.
+        id: String,
+        /// Its body.
+        body: String,
+    },
+    /// Deletes a record (absent is fine).
+    DeleteRecord {
+        /// The kind.
+        kind: Record,
+        /// Its id.
+        id: String,
+    },
+}
+
+/// The booking ledger's rows as read inside [`Store::ledger_transaction`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerRows {
+    /// Rigs, by id.
+    pub rigs: Vec<(String, String)>,
+    /// Usage agreements, by id.
+    pub agreements: Vec<(String, String)>,
+    /// Every slot, cancelled ones included.
+    pub slots: Vec<SlotRow>,
+    /// The id the next new slot takes (the database's sequence: never reused).
+    pub next_slot: u64,
+}
+
+/// What one ledger transaction writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerWrites {
+    /// Rigs and agreements to store or replace.
+    pub records: Vec<(Record, String, String)>,
+    /// Slots to insert.
+    pub new_slots: Vec<SlotRow>,
+    /// Slots whose state changed (cancelled, active, ended).
+    pub changed_slots: Vec<SlotRow>,
+    /// Audit entries to append, after the slots.
+    pub audit: Vec<AuditRow>,
+}
+
+/// The decision of a ledger transaction, from the rows to the writes (runs under the lock).
+pub type LedgerFn<'a> = Box<dyn FnOnce(LedgerRows) -> Result<LedgerWrites, StoreError> + Send + 'a>;
 
 /// One accepted register command.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -122,6 +122,13 @@ const POSTGRES_V3: &[&str] = &[
     "CREATE TABLE esp_secrets (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
 ];
 
+// Slot ids come from the database: one counter row, read and advanced under the ledger's
+// write lock, seeded with the highest id booked so far.
+const COMMON_V4: &[&str] = &[
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    "INSERT INTO counters (name, value) SELECT 'slot', COALESCE(MAX(CAST(id AS BIGINT)), 0) FROM slots",
+];
+
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -140,5 +147,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "register events, access register, tokens, webhook deliveries",
         sqlite: SQLITE_V3,
         postgres: POSTGRES_V3,
+    },
+    Migration {
+        version: 4,
+        name: "counters (slot ids from the database)",
+        sqlite: COMMON_V4,
+        postgres: COMMON_V4,
     },
 ];

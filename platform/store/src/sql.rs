@@ -2,8 +2,9 @@
 
 use crate::schema::MIGRATIONS;
 use crate::{
-    AccessRow, AmrRow, AuditRow, DongleCounts, DongleRow, EventRow, Fut, NewUpload, Outcome,
-    Record, SampleRow, SlotRow, Store, StoreError, StoredUpload, Values, from_ms, ms,
+    AccessRow, AmrRow, AuditRow, DongleCounts, DongleRow, EventRow, Fut, LedgerFn, NewUpload,
+    Outcome, Record, SampleRow, SlotRow, Store, StoreError, StoredUpload, Values, Write, from_ms,
+    ms,
 };
 use clock::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Sqlite,
     Postgres,
 }
@@ -20,8 +21,8 @@ enum Kind {
 /// The store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
-    kind: Kind,
+    pub(crate) pool: AnyPool,
+    pub(crate) kind: Kind,
 }
 
 const UPLOAD_COLS: &str = "dongle, seq, captured_at, received_at, crc_ok, sig, raw, decoded, \
@@ -84,7 +85,20 @@ impl SqlStore {
             )
             .await?;
         for m in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
+            // One migrator at a time: processes starting together on one database queue
+            // here instead of racing to create the same tables.
+            let mut tx = match self.kind {
+                Kind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                Kind::Postgres => {
+                    let mut tx = self.pool.begin().await?;
+                    let _: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtext('meterlab.migrate'))) AS l",
+                    )
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    tx
+                }
+            };
             let done: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                     .bind(m.version)
@@ -105,94 +119,6 @@ impl SqlStore {
             tx.commit().await?;
         }
         Ok(())
-    }
-
-    async fn insert_slot_impl(&self, slot: &SlotRow) -> Result<(), StoreError> {
-        let overlap = "SELECT * FROM slots WHERE rig = $1 AND cancelled = 0 AND start_ms < $3 AND end_ms > $2 ORDER BY start_ms LIMIT 1";
-        let insert = "INSERT INTO slots (id, rig, agreement, start_ms, end_ms, cancelled, body) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        let bind_insert = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
-            q.bind(slot.id.clone())
-                .bind(slot.rig.clone())
-                .bind(slot.agreement.clone())
-                .bind(ms(slot.start))
-                .bind(ms(slot.end))
-                .bind(i64::from(slot.cancelled))
-                .bind(slot.body.clone())
-        };
-        match self.kind {
-            Kind::Sqlite => {
-                // SQLite has no exclusion constraints: take the write lock first (BEGIN
-                // IMMEDIATE), so check-then-insert is atomic against every other writer.
-                let mut conn = self.pool.acquire().await?;
-                conn.execute("BEGIN IMMEDIATE").await?;
-                let res: Result<(), StoreError> = async {
-                    let clash = sqlx::query(overlap)
-                        .bind(slot.rig.as_str())
-                        .bind(ms(slot.start))
-                        .bind(ms(slot.end))
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                    if let Some(row) = clash {
-                        let other = slot_of(&row)?;
-                        return Err(StoreError::Overlap {
-                            slot: other.id,
-                            start: other.start,
-                            end: other.end,
-                        });
-                    }
-                    bind_insert(sqlx::query(insert)).execute(&mut *conn).await?;
-                    Ok(())
-                }
-                .await;
-                let end = if res.is_ok() { "COMMIT" } else { "ROLLBACK" };
-                conn.execute(end).await?;
-                res
-            }
-            Kind::Postgres => {
-                match self.insert_slot_pg(slot, bind_insert(sqlx::query(insert))).await {
-                    Ok(()) => Ok(()),
-                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23P01") => {
-                        // The exclusion constraint fired; name the slot in the way.
-                        let row = sqlx::query(overlap)
-                            .bind(slot.rig.as_str())
-                            .bind(ms(slot.start))
-                            .bind(ms(slot.end))
-                            .fetch_optional(&self.pool)
-                            .await?;
-                        match row.map(|r| slot_of(&r)).transpose()? {
-                            Some(o) => {
-                                Err(StoreError::Overlap { slot: o.id, start: o.start, end: o.end })
-                            }
-                            None => Err(StoreError::Overlap {
-                                slot: "?".into(),
-                                start: slot.start,
-                                end: slot.end,
-                            }),
-                        }
-                    }
-                    Err(e) => Err(e.into()),
-                }
-            }
-        }
-    }
-
-    /// Concurrent inserts checked by one exclusion constraint can deadlock each other
-    /// (PostgreSQL reports 40P01, seen in CI with 50 racing bookings): a transaction-scoped
-    /// advisory lock per rig queues them; the constraint still has the last word.
-    async fn insert_slot_pg(
-        &self,
-        slot: &SlotRow,
-        insert: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
-    ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let _: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS l",
-        )
-        .bind(slot.rig.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        insert.execute(&mut *tx).await?;
-        tx.commit().await
     }
 
     async fn insert_uploads_impl(&self, batch: &[NewUpload]) -> Result<Vec<Outcome>, StoreError> {
@@ -325,7 +251,7 @@ fn upload_of(row: &AnyRow) -> Result<NewUpload, StoreError> {
     })
 }
 
-fn slot_of(row: &AnyRow) -> Result<SlotRow, StoreError> {
+pub(crate) fn slot_of(row: &AnyRow) -> Result<SlotRow, StoreError> {
     let cancelled: i64 = row.try_get("cancelled")?;
     Ok(SlotRow {
         id: row.try_get("id")?,
@@ -535,35 +461,6 @@ impl Store for SqlStore {
         })
     }
 
-    fn insert_slot<'a>(&'a self, slot: &'a SlotRow) -> Fut<'a, ()> {
-        Box::pin(self.insert_slot_impl(slot))
-    }
-
-    fn cancel_slot<'a>(&'a self, id: &'a str, body: &'a str) -> Fut<'a, ()> {
-        Box::pin(async move {
-            let res = sqlx::query("UPDATE slots SET cancelled = 1, body = $2 WHERE id = $1")
-                .bind(id)
-                .bind(body)
-                .execute(&self.pool)
-                .await?;
-            if res.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("slot {id}")));
-            }
-            Ok(())
-        })
-    }
-
-    fn update_slot<'a>(&'a self, id: &'a str, body: &'a str) -> Fut<'a, ()> {
-        Box::pin(async move {
-            sqlx::query("UPDATE slots SET body = $2 WHERE id = $1")
-                .bind(id)
-                .bind(body)
-                .execute(&self.pool)
-                .await?;
-            Ok(())
-        })
-    }
-
     fn slots<'a>(&'a self, rig: Option<&'a str>) -> Fut<'a, Vec<SlotRow>> {
         Box::pin(async move {
             let rows = match rig {
@@ -583,23 +480,12 @@ impl Store for SqlStore {
         })
     }
 
-    fn append_audit<'a>(&'a self, entries: &'a [AuditRow]) -> Fut<'a, ()> {
-        Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
-            for e in entries {
-                sqlx::query(
-                    "INSERT INTO audit (at_ms, actor, action, detail) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(ms(e.at))
-                .bind(e.actor.as_str())
-                .bind(e.action.as_str())
-                .bind(e.detail.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
+    fn ledger_transaction<'a>(&'a self, decide: LedgerFn<'a>) -> Fut<'a, ()> {
+        Box::pin(self.ledger_transaction_impl(decide))
+    }
+
+    fn commit<'a>(&'a self, writes: &'a [Write]) -> Fut<'a, ()> {
+        Box::pin(self.commit_impl(writes))
     }
 
     fn audit(&self) -> Fut<'_, Vec<AuditRow>> {

@@ -166,53 +166,131 @@ fn slot(id: &str, rig: &str, start: i64, hours: i64) -> store::SlotRow {
     }
 }
 
+/// Books `row` in a ledger transaction the way a lab process does: decide on the rows read
+/// under the lock (refuse an overlap, take the database's next id), then write the slot and
+/// its audit entry. `Ok(None)` is a refusal.
+async fn book(s: &SqlStore, rig: &str, start: i64) -> Result<Option<String>, store::StoreError> {
+    let mut booked = None;
+    let decide = |rows: store::LedgerRows| {
+        let mut w = store::LedgerWrites::default();
+        let mut row = slot(&rows.next_slot.to_string(), rig, start, 22);
+        let clash = rows
+            .slots
+            .iter()
+            .any(|o| !o.cancelled && o.rig == row.rig && o.start < row.end && o.end > row.start);
+        if !clash {
+            row.body = format!("{{\"id\":{}}}", rows.next_slot);
+            booked = Some(row.id.clone());
+            w.audit.push(store::AuditRow {
+                at: t(0),
+                actor: "A1".into(),
+                action: "book".into(),
+                detail: row.id.clone(),
+            });
+            w.new_slots.push(row);
+        }
+        Ok(w)
+    };
+    s.ledger_transaction(Box::new(decide)).await?;
+    Ok(booked)
+}
+
 #[tokio::test]
-async fn the_database_forbids_overlapping_slots_even_under_50_concurrent_attempts() {
+async fn ledger_transactions_forbid_overlaps_and_take_ids_from_the_database_under_50_concurrent_bookings()
+ {
     for s in backends("slots").await {
         let b = s.backend();
-        s.insert_slot(&slot("s1", "rig-a", 0, 22)).await.unwrap();
+        assert_eq!(book(&s, "rig-a", 0).await.unwrap().as_deref(), Some("1"), "{b}");
         // Back to back is fine (half-open), the other rig is independent.
-        s.insert_slot(&slot("s2", "rig-a", 22, 22)).await.unwrap();
-        s.insert_slot(&slot("s3", "rig-b", 10, 22)).await.unwrap();
-        let err = s.insert_slot(&slot("s4", "rig-a", 21, 22)).await.unwrap_err();
-        assert!(
-            matches!(&err, store::StoreError::Overlap { slot, .. } if slot == "s1" || slot == "s2"),
-            "{b}: {err}"
+        assert_eq!(book(&s, "rig-a", 22).await.unwrap().as_deref(), Some("2"), "{b}");
+        assert_eq!(book(&s, "rig-b", 10).await.unwrap().as_deref(), Some("3"), "{b}");
+        assert_eq!(book(&s, "rig-a", 21).await.unwrap(), None, "{b}: overlap refused");
+        // The store has the last word: a decision that writes an overlapping slot fails
+        // whole, its audit entry included.
+        let audit_before = s.audit().await.unwrap().len();
+        let forced = s
+            .ledger_transaction(Box::new(|_| {
+                let mut w = store::LedgerWrites::default();
+                w.new_slots.push(slot("99", "rig-a", 21, 22));
+                w.audit.push(store::AuditRow {
+                    at: t(0),
+                    actor: "A1".into(),
+                    action: "book".into(),
+                    detail: "99".into(),
+                });
+                Ok(w)
+            }))
+            .await;
+        assert!(matches!(forced, Err(store::StoreError::Overlap { .. })), "{b}: {forced:?}");
+        assert_eq!(
+            s.audit().await.unwrap().len(),
+            audit_before,
+            "{b}: no audit of a failed booking"
         );
         // A cancelled slot frees its time.
-        s.cancel_slot("s2", "{}").await.unwrap();
-        s.insert_slot(&slot("s5", "rig-a", 30, 22)).await.unwrap();
+        let mut two =
+            s.slots(Some("rig-a")).await.unwrap().into_iter().find(|r| r.id == "2").unwrap();
+        two.cancelled = true;
+        s.ledger_transaction(Box::new(move |_| {
+            Ok(store::LedgerWrites { changed_slots: vec![two], ..Default::default() })
+        }))
+        .await
+        .unwrap();
+        assert!(book(&s, "rig-a", 30).await.unwrap().is_some(), "{b}");
 
-        // 50 concurrent attempts at overlapping times on a fresh rig: exactly one wins.
+        // 50 concurrent bookings at overlapping times on a fresh rig: exactly one wins; 50 at
+        // different times on another: all win, each with its own id.
         let s = std::sync::Arc::new(s);
-        let tasks: Vec<_> = (0..50)
-            .map(|i| {
-                let s = s.clone();
-                tokio::spawn(async move {
-                    s.insert_slot(&slot(&format!("race-{i}"), "rig-c", 100 + (i % 5), 22)).await
+        let race = |rig: &'static str, spread: i64| {
+            (0..50)
+                .map(|i| {
+                    let s = s.clone();
+                    tokio::spawn(async move { book(&s, rig, 100 + (i % spread) * 22).await })
                 })
-            })
-            .collect();
+                .collect::<Vec<_>>()
+        };
+        let (clashing, apart) = (race("rig-c", 1), race("rig-d", 50));
+        let mut ids = std::collections::BTreeSet::new();
         let mut wins = 0;
-        for t in tasks {
-            match t.await.unwrap() {
-                Ok(()) => wins += 1,
-                Err(store::StoreError::Overlap { .. }) => {}
-                Err(e) => panic!("{b}: {e}"),
+        for t in clashing {
+            if let Some(id) = t.await.unwrap().unwrap() {
+                wins += 1;
+                ids.insert(id);
             }
         }
         assert_eq!(wins, 1, "{b}");
-        let rig_c = s.slots(Some("rig-c")).await.unwrap();
-        assert_eq!(rig_c.len(), 1, "{b}");
-        s.append_audit(&[store::AuditRow {
-            at: t(0),
-            actor: "A1".into(),
-            action: "book".into(),
-            detail: "s1".into(),
-        }])
-        .await
-        .unwrap();
-        assert_eq!(s.audit().await.unwrap().len(), 1, "{b}");
+        for t in apart {
+            let id = t.await.unwrap().unwrap();
+            assert!(ids.insert(id.expect("no overlap on rig-d")), "{b}: ids are unique");
+        }
+        assert_eq!(s.slots(Some("rig-c")).await.unwrap().len(), 1, "{b}");
+        assert_eq!(s.slots(Some("rig-d")).await.unwrap().len(), 50, "{b}");
+        let audit = s.audit().await.unwrap();
+        assert_eq!(audit.len(), s.slots(None).await.unwrap().len(), "{b}: one entry per slot");
+    }
+}
+
+#[tokio::test]
+async fn a_commit_is_all_or_nothing() {
+    for s in backends("commit").await {
+        let b = s.backend();
+        s.append_event(1, t(10), "{}").await.unwrap();
+        let put = |id: &str| store::Write::PutRecord {
+            kind: store::Record::Tokens,
+            id: id.into(),
+            body: "{}".into(),
+        };
+        // The event's step is taken: the token before it must not stay behind.
+        let clash = [put("h1"), store::Write::Event { seq: 1, at: t(20), body: "{}".into() }];
+        assert!(matches!(s.commit(&clash).await, Err(store::StoreError::Exists(_))), "{b}");
+        assert!(s.records(store::Record::Tokens).await.unwrap().is_empty(), "{b}");
+        let ok = [put("h2"), store::Write::Event { seq: 2, at: t(20), body: "{}".into() }];
+        s.commit(&ok).await.unwrap();
+        assert_eq!(s.records(store::Record::Tokens).await.unwrap().len(), 1, "{b}");
+        s.commit(&[store::Write::DeleteRecord { kind: store::Record::Tokens, id: "h2".into() }])
+            .await
+            .unwrap();
+        assert!(s.records(store::Record::Tokens).await.unwrap().is_empty(), "{b}");
     }
 }
 

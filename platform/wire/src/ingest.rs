@@ -25,21 +25,26 @@ pub mod v1 {
 
     /// One telegram as a dongle read it, with its metadata (R-NRT-2: identifiers,
     /// timestamps, integrity check).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
     pub struct Upload {
-        /// The dongle.
+        /// The dongle. No NUL character (no store keeps one in text).
+        #[schemars(regex(pattern = r"^[^\u0000]+$"))]
         pub dongle: String,
         /// Per-dongle sequence number, one per telegram read, never reused.
         pub seq: u64,
         /// When the dongle read the telegram (its own clock).
+        #[schemars(with = "String", extend("format" = "date-time"))]
         pub captured_at: Timestamp,
-        /// The raw telegram `/…!CRC\r\n` as read (Smarty frames decrypted by the dongle).
+        /// The raw telegram `/…!CRC\r\n` as read (Smarty frames decrypted by the dongle). No
+        /// NUL character.
+        #[schemars(regex(pattern = r"^[^\u0000]*$"))]
         pub telegram: String,
         /// Whether the dongle found the CRC valid; corrupt telegrams are uploaded too, so the
         /// platform can count them (R-NRT-9).
         pub crc_ok: bool,
         /// HMAC-SHA256 over [`Upload::signed_bytes`] with the dongle's key, hex.
+        #[schemars(regex(pattern = r"^[0-9a-fA-F]{64}$"))]
         pub sig: String,
     }
 
@@ -92,7 +97,7 @@ pub mod v1 {
     }
 
     /// Several uploads in one REST request (or one MQTT message).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
     pub struct Batch {
         /// The uploads, in any order (newest first after an outage, then the backlog).
@@ -100,7 +105,9 @@ pub mod v1 {
     }
 
     /// What happened to each upload of a batch. Only what is durably stored is `stored`.
-    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(
+        Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+    )]
     pub struct Receipt {
         /// Sequence numbers stored now.
         pub stored: Vec<u64>,
@@ -111,7 +118,7 @@ pub mod v1 {
     }
 
     /// One refused upload.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct Rejected {
         /// Its sequence number.
         pub seq: u64,
@@ -123,7 +130,7 @@ pub mod v1 {
 
     /// Quarter-hour records of an AMR meter, delivered by the grid operator's head-end in
     /// daily batches (R-DAT-2). Energies in Wh and varh.
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
     pub struct AmrBatch {
         /// The meter (access point) id.
@@ -133,10 +140,11 @@ pub mod v1 {
     }
 
     /// One AMR quarter hour.
-    #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
     pub struct AmrQuarter {
         /// Start of the quarter.
+        #[schemars(with = "String", extend("format" = "date-time"))]
         pub start: Timestamp,
         /// Active offtake, Wh.
         pub active_import_wh: f64,

@@ -11,18 +11,22 @@ use serde::{Deserialize, Serialize};
 pub mod ingest;
 
 /// An error body. `code` is stable and documented; `message` says what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApiError {
     /// Stable machine-readable code (`bad_signature`, `unknown_dongle`, …).
     pub code: String,
     /// What went wrong and what to do about it.
     pub message: String,
+    /// On a 5xx: the request id the platform's log names the cause under (also in the
+    /// `X-Request-Id` header), to quote when reporting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ApiError {
     /// An error body.
     pub fn new(code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { code: code.to_owned(), message: message.into() }
+        ApiError { code: code.to_owned(), message: message.into(), request_id: None }
     }
 }
 

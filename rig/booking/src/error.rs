@@ -210,6 +210,15 @@ pub enum BookingError {
          agreement"
     )]
     EmptyHolder,
+    /// An operator cancelling a holder's slot must say why (it goes to the audit log).
+    #[error(
+        "cancelling slot {slot} for its holder needs a reason: say why (it is recorded in the \
+         audit log), or let the holder cancel with the agreement's access code"
+    )]
+    ReasonRequired {
+        /// The slot.
+        slot: SlotId,
+    },
     /// Signing needs an e-mail address.
     #[error(
         "'{email}' is not an e-mail address: give the address that should receive the access \
@@ -254,7 +263,7 @@ impl BookingError {
             Self::NotOnTheHour { .. } => "not_on_the_hour",
             Self::StartInPast { .. } => "start_in_past",
             Self::TooShortNotice { .. } => "too_short_notice",
-            Self::TooManyOpenSlots { .. } => "too_many_open_slots",
+            Self::TooManyOpenSlots { .. } => "agreement_limit",
             Self::Overlap { .. } => "overlap",
             Self::UnknownSlot { .. } => "unknown_slot",
             Self::NotYourSlot { .. } => "not_your_slot",
@@ -264,6 +273,7 @@ impl BookingError {
             Self::AlreadyEnded { .. } => "already_ended",
             Self::NoActiveSlot { .. } => "no_active_slot",
             Self::EmptyHolder => "empty_holder",
+            Self::ReasonRequired { .. } => "reason_required",
             Self::InvalidEmail { .. } => "invalid_email",
             Self::DuplicateRig { .. } => "duplicate_rig",
             Self::DuplicateVariant { .. } => "duplicate_variant",

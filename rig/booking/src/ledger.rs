@@ -32,6 +32,10 @@ pub struct Ledger {
     agreements: Vec<Agreement>,
     slots: Vec<Slot>,
     audit: Vec<AuditEntry>,
+    /// The id the next slot takes when a store hands out ids (its sequence); otherwise one
+    /// past the highest booked.
+    #[serde(skip)]
+    next_slot: Option<SlotId>,
 }
 
 impl Ledger {
@@ -75,7 +79,13 @@ impl Ledger {
                 return Err(BookingError::DuplicateRig { rig: rig.id.clone() });
             }
         }
-        Ok(Self { policy, rigs, agreements, slots, audit })
+        Ok(Self { policy, rigs, agreements, slots, audit, next_slot: None })
+    }
+
+    /// Hands the next booking the id `id` (a store's sequence, so processes sharing the
+    /// store never pick the same id); never lower than one past the highest slot held.
+    pub fn set_next_slot_id(&mut self, id: SlotId) {
+        self.next_slot = Some(id);
     }
 
     /// The rules in force.
@@ -244,7 +254,8 @@ impl Ledger {
                 return self.refuse(now, actor, Operation::Book, &context, err);
             }
         };
-        let id = SlotId(self.slots.iter().map(|s| s.id.0).max().unwrap_or(0) + 1);
+        let after_highest = self.slots.iter().map(|s| s.id.0).max().unwrap_or(0) + 1;
+        let id = SlotId(self.next_slot.take().map_or(after_highest, |n| n.0.max(after_highest)));
         let slot = Slot {
             id,
             rig: rig.to_owned(),
@@ -378,21 +389,32 @@ impl Ledger {
 
     /// Cancels a slot that has not started on an operator's authority (the lab console acting
     /// for a holder, as [`Ledger::book_as_operator`] books): no access code, the caller
-    /// authenticated the operator. The same state rules as [`Ledger::cancel`] apply.
+    /// authenticated the operator) but a `reason`, which the audit log keeps: a holder's
+    /// slot is cancelled by its holder, or by an operator who says why. The same state rules
+    /// as [`Ledger::cancel`] apply.
     ///
     /// # Errors
-    /// [`BookingError::UnknownSlot`], [`BookingError::AlreadyStarted`],
+    /// [`BookingError::UnknownSlot`], [`BookingError::ReasonRequired`] (a blank reason),
+    /// [`BookingError::AlreadyStarted`],
     /// [`BookingError::AlreadyCancelled`], [`BookingError::AlreadyEnded`]. All audited.
     pub fn cancel_as_operator(
         &mut self,
         now: Timestamp,
         operator: &str,
         slot: SlotId,
+        reason: &str,
     ) -> Result<Slot, BookingError> {
         let actor = Actor::Operator { name: operator.to_owned() };
-        let found =
-            self.slots.iter().position(|s| s.id == slot).ok_or(BookingError::UnknownSlot { slot });
-        self.cancel_inner(now, actor, slot, found, &format!("by operator {operator}"))
+        let reason = reason.trim();
+        let found = self
+            .slots
+            .iter()
+            .position(|s| s.id == slot)
+            .ok_or(BookingError::UnknownSlot { slot })
+            .and_then(|i| {
+                if reason.is_empty() { Err(BookingError::ReasonRequired { slot }) } else { Ok(i) }
+            });
+        self.cancel_inner(now, actor, slot, found, &format!("by operator {operator}: {reason}"))
     }
 
     fn cancel_inner(

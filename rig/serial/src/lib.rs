@@ -105,16 +105,25 @@ impl FrameSink {
 /// Frames in flight per writer: a few telegrams, so a stalled line drops old news quickly.
 const QUEUE: usize = 8;
 
+/// Runs before each frame is written; `true` when it discarded an earlier frame nobody read.
+type BeforeWrite = Box<dyn FnMut() -> bool + Send>;
+
 /// Writes frames to `out`, paced at `baud` (8N1) when given: a pty ignores the baud rate, so
 /// a realistic line has to be slowed down here (≈95 ms for a 1,100-byte telegram at 115200).
-fn spawn_writer<W>(mut out: W, baud: Option<u32>) -> FrameSink
+fn spawn_writer<W>(mut out: W, baud: Option<u32>, mut before: Option<BeforeWrite>) -> FrameSink
 where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUE);
     let stats = Arc::new(SinkStats::default());
+    let counters = stats.clone();
     tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
+            if let Some(discard) = before.as_mut()
+                && discard()
+            {
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
             let res = match baud {
                 None => out.write_all(&frame).await,
                 Some(b) => write_paced(&mut out, &frame, b).await,
@@ -144,14 +153,20 @@ async fn write_paced<W: AsyncWrite + Unpin>(
 }
 
 /// A pseudo-terminal whose slave end an external program opens like a serial port.
+///
+/// Like a real meter's port, it holds no backlog: before each telegram, whatever the previous
+/// one left unread in the pty (nobody attached, or a reader that stopped reading) is
+/// discarded and counted as dropped, so a reader that opens the pty later starts with the
+/// current telegram, not with the ~64 KiB (minutes of telegrams) the kernel would keep.
 #[derive(Debug)]
 pub struct Pty {
     path: PathBuf,
     link: Option<PathBuf>,
     sink: FrameSink,
     // Kept open so the pty lives while no reader is attached. Never read here: an external
-    // reader would race us for the bytes.
-    _slave: SerialStream,
+    // reader would race us for the bytes. The writer only flushes its input queue, through a
+    // weak handle, so the descriptor is never used after the pty is gone.
+    _slave: Arc<SerialStream>,
 }
 
 impl Pty {
@@ -175,7 +190,24 @@ impl Pty {
             }
             None => None,
         };
-        Ok(Pty { path, link, sink: spawn_writer(master, baud), _slave: slave })
+        let slave = Arc::new(slave);
+        let weak = Arc::downgrade(&slave);
+        // A reader that is attached has taken the previous telegram long before the next one
+        // (a second or more later); bytes still queued belong to nobody and would only age.
+        // TCIFLUSH on the slave also empties the kernel's flip buffers, which FIONREAD does
+        // not see, so the flush is unconditional and the count is best effort.
+        let discard_unread: BeforeWrite = Box::new(move || {
+            let Some(slave) = weak.upgrade() else { return false };
+            let unread = slave.bytes_to_read().is_ok_and(|n| n > 0);
+            let _ = slave.clear(tokio_serial::ClearBuffer::Input);
+            unread
+        });
+        Ok(Pty {
+            path,
+            link,
+            sink: spawn_writer(master, baud, Some(discard_unread)),
+            _slave: slave,
+        })
     }
 
     /// The device path (`/dev/pts/N`).
@@ -207,7 +239,7 @@ impl Drop for Pty {
 pub fn mem_line(baud: Option<u32>) -> (FrameSink, tokio::io::DuplexStream) {
     // 64 KiB of line buffer: a reader that stops reading fills it, then frames are dropped.
     let (writer, reader) = tokio::io::duplex(64 * 1024);
-    (spawn_writer(writer, baud), reader)
+    (spawn_writer(writer, baud, None), reader)
 }
 
 /// A real serial device (USB-serial P1 cable, or the input of a dongle under test).
@@ -219,7 +251,7 @@ pub fn open_device(path: &str, baud: u32) -> Result<FrameSink, SerialError> {
         .open_native_async()
         .map_err(|source| SerialError::Device { path: path.into(), baud, source })?;
     // A real UART paces itself at its baud rate.
-    Ok(spawn_writer(port, None))
+    Ok(spawn_writer(port, None, None))
 }
 
 /// A raw TCP port: every connected reader gets every frame from the moment it connects.

@@ -32,6 +32,42 @@ async fn pty_is_raw_so_crlf_survives_and_the_symlink_points_at_it() {
 }
 
 #[tokio::test]
+async fn a_new_pty_reader_gets_the_latest_frame_not_a_backlog() {
+    let dir = std::env::temp_dir().join(format!("meterlab-pty-stale-{}", std::process::id()));
+    let link = dir.join("rig-a/meter-01");
+    let pty = Pty::open(Some(&link), None).unwrap();
+    let sink = pty.sink();
+    // A meter runs for a while with nobody reading its pty (the lab up, no tool attached yet).
+    let frames: Vec<Vec<u8>> = (0..40)
+        .map(|i| format!("/XMX5{i:03}\r\n\r\n1-0:1.8.1({i:06}.000*kWh)\r\n!\r\n").into_bytes())
+        .collect();
+    for f in &frames {
+        assert!(sink.send(f.clone()));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Then a user opens the stable link: the first frame is the latest, not the oldest.
+    let mut reader = std::fs::File::open(&link).unwrap();
+    let len = frames[0].len();
+    let got = tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; len];
+        reader.read_exact(&mut buf).unwrap();
+        buf
+    });
+    let got = tokio::time::timeout(Duration::from_secs(5), got).await.unwrap().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(frames.last().unwrap()),
+        "a new reader must start with current telegrams"
+    );
+    // The unread frames were discarded and counted as dropped.
+    let dropped = sink.stats().dropped.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(dropped >= 30, "dropped {dropped}");
+    drop(pty);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn nobody_reading_never_blocks_the_meter() {
     let pty = Pty::open(None, None).unwrap();
     let sink = pty.sink();

@@ -7,7 +7,8 @@
 //!   with mandates and consents, the access register, scenario results;
 //! - `POST /api/lab/v1/slots {rig, start, agreement, code?}`: books (without a code, as the
 //!   lab operator for that agreement: number or holder name);
-//! - `POST /api/lab/v1/slots/{id}/cancel {agreement?, code?}`: cancels;
+//! - `POST /api/lab/v1/slots/{id}/cancel {agreement, code} | {reason}`: cancels, for its
+//!   holder (with the access code) or by the operator with a reason the audit log keeps;
 //! - `POST /api/lab/v1/faults {dongle, fault}`: `wifi-loss`, `reset-needed`, `crc-noise`,
 //!   `clear` (see [`live`] for what each does);
 //! - `POST /api/lab/v1/consents/{id}/revoke`: the consent's grid user revokes it;
@@ -224,18 +225,17 @@ impl LabApi {
         let mut db = self.db.lock().await;
         db.reload().await.map_err(store_down)?;
         let id = find_agreement(&db.ledger, &b.agreement, now)?;
-        let res = match b.code.as_deref().filter(|c| !c.trim().is_empty()) {
-            Some(code) => db.ledger.book(now, id, code, &b.rig, start),
-            None => {
-                let lead = if b.waive_lead_time { LeadTime::Waive } else { LeadTime::Enforce };
-                db.ledger.book_as_operator(now, OPERATOR, id, &b.rig, start, lead)
-            }
-        };
-        db.save_audit().await.map_err(store_down)?;
-        let slot = res.map_err(booking_refusal)?;
-        db.save_new_slot(&slot)
+        let code = b.code.clone().filter(|c| !c.trim().is_empty());
+        let lead = if b.waive_lead_time { LeadTime::Waive } else { LeadTime::Enforce };
+        let rig = b.rig.clone();
+        let slot = db
+            .transact(move |l| match code {
+                Some(code) => l.book(now, id, &code, &rig, start),
+                None => l.book_as_operator(now, OPERATOR, id, &rig, start, lead),
+            })
             .await
-            .map_err(|e| (StatusCode::CONFLICT, "overlap", format!("{e:#}")))?;
+            .map_err(store_down)?
+            .map_err(booking_refusal)?;
         let holder = db.ledger.agreement(id).map(|a| a.holder.clone()).unwrap_or_default();
         Ok(format!(
             "slot {} booked on {} from {} to {} (Brussels) for {holder}",
@@ -253,16 +253,19 @@ impl LabApi {
         })?;
         let mut db = self.db.lock().await;
         db.reload().await.map_err(store_down)?;
-        let res = match (&b.agreement, b.code.as_deref().filter(|c| !c.trim().is_empty())) {
-            (Some(a), Some(code)) => {
-                let id = find_agreement(&db.ledger, a, now)?;
-                db.ledger.cancel(now, slot, id, code)
-            }
-            _ => db.ledger.cancel_as_operator(now, OPERATOR, slot),
+        let holder = match (&b.agreement, b.code.clone().filter(|c| !c.trim().is_empty())) {
+            (Some(a), Some(code)) => Some((find_agreement(&db.ledger, a, now)?, code)),
+            _ => None,
         };
-        db.save_audit().await.map_err(store_down)?;
-        let s = res.map_err(booking_refusal)?;
-        db.save_slot_state(&s).await.map_err(store_down)?;
+        let reason = b.reason.clone().unwrap_or_default();
+        let s = db
+            .transact(move |l| match holder {
+                Some((id, code)) => l.cancel(now, slot, id, &code),
+                None => l.cancel_as_operator(now, OPERATOR, slot, &reason),
+            })
+            .await
+            .map_err(store_down)?
+            .map_err(booking_refusal)?;
         Ok(format!("slot {} on {} cancelled; the time is free again", s.id.0, s.rig))
     }
 
@@ -426,8 +429,15 @@ fn booking_refusal(e: BookingError) -> Refusal {
     (status, e.code(), e.to_string())
 }
 
+/// The lab database failed: logged in full here, never passed to the client (it may carry
+/// the database's own text).
 fn store_down(e: anyhow::Error) -> Refusal {
-    (StatusCode::SERVICE_UNAVAILABLE, "store", format!("the lab database: {e:#}"))
+    tracing::error!("lab database: {e:#}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store",
+        "the lab database is unavailable; try again (the lab's log has the cause)".into(),
+    )
 }
 
 fn upstream(e: String) -> Refusal {
@@ -463,6 +473,9 @@ struct CancelBody {
     agreement: Option<serde_json::Value>,
     #[serde(default)]
     code: Option<String>,
+    /// Without the holder's code, the operator must say why (kept in the audit log).
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -159,7 +159,9 @@ fn apply_report(keys: &[(String, usize)], rows: &mut [ScenarioRow], report: &ser
         let Some(i) = keys.iter().position(|k| *k == key) else { continue };
         let status = s["status"].as_str().unwrap_or("lab-error");
         rows[i].state = match status {
-            "passed" | "failed" | "lab-error" => status.to_owned(),
+            // `undefined`: a step no definition matches; the suite could not test the system,
+            // so the console shows it like a lab error (exit 2), not as waiting.
+            "passed" | "failed" | "lab-error" | "undefined" => status.to_owned(),
             // Not run (fail-fast): back to waiting.
             _ => "pending".to_owned(),
         };
@@ -224,6 +226,16 @@ mod tests {
         assert_eq!(r.rows[1].state, "failed");
         assert_eq!(r.rows[1].message.as_deref(), Some("step `Then …`: no"));
         assert_eq!(r.rows[0].state, "pending");
+
+        // An undefined step is not "waiting": the row says so, with the step.
+        let (file, line) = r.keys[0].clone();
+        let msg = "undefined step: When the moon turns blue (line 3): no step definition matches";
+        let report = serde_json::json!({ "scenarios": [
+            { "file": file, "line": line, "status": "undefined", "message": msg },
+        ]});
+        apply_report(&r.keys, &mut r.rows, &report);
+        assert_eq!(r.rows[0].state, "undefined");
+        assert_eq!(r.rows[0].message.as_deref(), Some(msg));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

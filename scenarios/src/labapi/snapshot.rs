@@ -663,8 +663,8 @@ mod tests {
         let s2 = ledger
             .book_as_operator(NOW, "console", a.id, "rig-b", start, booking::LeadTime::Enforce)
             .unwrap();
-        ledger.cancel_as_operator(NOW, "console", s2.id).unwrap();
-        let err = ledger.cancel_as_operator(NOW, "console", s2.id).unwrap_err();
+        ledger.cancel_as_operator(NOW, "console", s2.id, "rig maintenance").unwrap();
+        let err = ledger.cancel_as_operator(NOW, "console", s2.id, "rig maintenance").unwrap_err();
         assert_eq!(err.code(), "already_cancelled");
         let (rigs, slots) = rigs_and_slots(&ledger, NOW);
         assert_eq!(rigs.len(), 2);

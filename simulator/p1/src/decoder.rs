@@ -60,7 +60,8 @@ pub struct Stats {
     pub truncated: u64,
     /// Frames that did not parse, were too long or could not be decrypted.
     pub malformed: u64,
-    /// Bytes outside any frame (line noise, a half frame at start-up), CR/LF excluded.
+    /// Bytes outside any frame (line noise, a half frame at start-up or at [`Decoder::finish`]),
+    /// CR/LF excluded.
     pub garbage_bytes: u64,
 }
 
@@ -124,14 +125,12 @@ impl Decoder {
     }
 
     /// Feeds bytes; complete frames become available through [`Decoder::next_frame`].
+    ///
+    /// Every frame the bytes complete is queued until taken, so the queue grows with the
+    /// input: feed bounded chunks, or use [`Decoder::decode`], which decodes as it is iterated.
     pub fn push(&mut self, mut input: &[u8]) {
         while !input.is_empty() {
-            input = match self.state {
-                State::Idle => self.idle(input),
-                State::Plain => self.plain(input),
-                State::Tail => self.tail(input),
-                State::Encrypted(len) => self.encrypted(input, len),
-            };
+            input = self.step(input);
         }
     }
 
@@ -140,10 +139,42 @@ impl Decoder {
         self.out.pop_front()
     }
 
-    /// Feeds bytes and drains every frame they completed.
-    pub fn decode<'a>(&'a mut self, input: &[u8]) -> impl Iterator<Item = Frame> + 'a {
-        self.push(input);
-        self.out.drain(..)
+    /// Feeds bytes and yields every frame they complete (after any still queued by
+    /// [`Decoder::push`]).
+    ///
+    /// The bytes are decoded as the iterator is advanced, a frame at a time, so memory stays
+    /// bounded whatever the size of `input`: 10 MB of `/A` lines make 2.6 million frames, and
+    /// queuing them all first would hold gigabytes. Dropping the iterator early still consumes
+    /// the rest of `input` (the counters see it) and discards its frames, as draining would.
+    pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> impl Iterator<Item = Frame> + 'a {
+        Decode { decoder: self, rest: input }
+    }
+
+    /// Ends the input (end of file, closed port). A telegram that has reached `!` is decoded
+    /// now instead of waiting for a line end that will not come (DSMR 4.2.2 §5.12: the last line
+    /// need not end in CR LF); a frame still open before its end is dropped and its bytes
+    /// counted as garbage, like the half frame a capture starts with. The decoder is then ready
+    /// for a new stream; the frame, if any, comes out of [`Decoder::next_frame`].
+    pub fn finish(&mut self) {
+        match self.state {
+            State::Idle => {}
+            State::Tail => self.finish_plain(),
+            State::Plain | State::Encrypted(_) => {
+                self.stats.garbage_bytes += noise(&self.buf);
+                self.buf.clear();
+                self.state = State::Idle;
+            }
+        }
+    }
+
+    /// Decodes from the start of `input` up to a state change; returns the unconsumed rest.
+    fn step<'a>(&mut self, input: &'a [u8]) -> &'a [u8] {
+        match self.state {
+            State::Idle => self.idle(input),
+            State::Plain => self.plain(input),
+            State::Tail => self.tail(input),
+            State::Encrypted(len) => self.encrypted(input, len),
+        }
     }
 
     fn idle<'a>(&mut self, input: &'a [u8]) -> &'a [u8] {
@@ -163,10 +194,7 @@ impl Decoder {
     }
 
     fn count_garbage(&mut self, bytes: &[u8]) {
-        // Line ends between frames are not noise: some meters end `!CRC` without CR LF and
-        // others send extra blank lines.
-        self.stats.garbage_bytes +=
-            bytes.iter().filter(|&&b| b != b'\r' && b != b'\n').count() as u64;
+        self.stats.garbage_bytes += noise(bytes);
     }
 
     fn plain<'a>(&mut self, input: &'a [u8]) -> &'a [u8] {
@@ -250,8 +278,13 @@ impl Decoder {
         self.state = State::Idle;
     }
 
+    /// The frame's bytes, in a vector of their own size. Handing over `buf` itself would give
+    /// every 4-byte noise frame the 2 KiB (or more) the buffer grew to; copying keeps frames
+    /// small and lets `buf` keep its capacity for the next frame.
     fn take_buf(&mut self) -> Vec<u8> {
-        std::mem::replace(&mut self.buf, Vec::with_capacity(2048))
+        let raw = self.buf.clone();
+        self.buf.clear();
+        raw
     }
 
     fn finish_plain(&mut self) {
@@ -288,6 +321,47 @@ impl Decoder {
     }
 }
 
+/// The iterator of [`Decoder::decode`]: steps the decoder through `rest` only as far as the
+/// next frame.
+struct Decode<'a> {
+    decoder: &'a mut Decoder,
+    rest: &'a [u8],
+}
+
+impl Iterator for Decode<'_> {
+    type Item = Frame;
+
+    fn next(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(frame) = self.decoder.out.pop_front() {
+                return Some(frame);
+            }
+            if self.rest.is_empty() {
+                return None;
+            }
+            self.rest = self.decoder.step(self.rest);
+        }
+    }
+}
+
+impl Drop for Decode<'_> {
+    fn drop(&mut self) {
+        // The old eager `decode` consumed all its input and dropped undelivered frames with the
+        // iterator; keep that contract, a step at a time so the queue stays short.
+        self.decoder.out.clear();
+        while !self.rest.is_empty() {
+            self.rest = self.decoder.step(self.rest);
+            self.decoder.out.clear();
+        }
+    }
+}
+
+/// How many of these bytes outside a frame are noise. Line ends between frames are not: some
+/// meters end `!CRC` without CR LF and others send extra blank lines.
+fn noise(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b != b'\r' && b != b'\n').count() as u64
+}
+
 fn frame_from(
     res: Result<Telegram, DecodeError>,
     raw: Vec<u8>,
@@ -299,5 +373,101 @@ fn frame_from(
             Frame::CorruptCrc { raw, expected, computed }
         }
         Err(DecodeError::Malformed(reason)) => Frame::Malformed { raw, reason },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Issue 14: 10 MB of `/A` CR LF are 2.6 million frames. Decoding them must hold a frame or
+    /// two at a time, each owning its own few bytes, not 2.2 kB per frame for all of them.
+    #[test]
+    fn ten_megabytes_of_tiny_frames_keep_the_decoder_bounded() {
+        let input = b"/A\r\n".repeat(10 * 1024 * 1024 / 4);
+        let mut d = Decoder::new();
+        let mut frames = 0u64;
+        let mut retained_max = 0;
+        for chunk in input.chunks(64 * 1024) {
+            let mut it = Decode { decoder: &mut d, rest: chunk };
+            while let Some(frame) = it.next() {
+                let Frame::Truncated { raw } = &frame else { panic!("{frame:?}") };
+                assert_eq!(raw.as_slice(), b"/A\r\n");
+                assert_eq!(raw.capacity(), raw.len(), "a frame owns only its own bytes");
+                // What the decoder keeps between frames: the queue and the frame buffer.
+                let queued: usize =
+                    it.decoder.out.iter().map(|f| size_of::<Frame>() + raw_of(f).capacity()).sum();
+                retained_max = retained_max.max(queued + it.decoder.buf.capacity());
+                frames += 1;
+            }
+        }
+        assert_eq!(frames, 10 * 1024 * 1024 / 4 - 1, "the last one waits for its end");
+        assert!(retained_max <= 2 * 2048, "the decoder retained {retained_max} bytes");
+        assert_eq!(d.stats().truncated, frames);
+        d.finish();
+        assert_eq!(d.next_frame(), None, "an open frame at the end is a half frame: noise");
+        assert_eq!(d.stats().garbage_bytes, 2);
+    }
+
+    /// The same through one `decode` call over the whole input: nothing is queued ahead.
+    #[test]
+    fn decode_over_a_huge_slice_decodes_as_it_is_iterated() {
+        let input = b"/A\r\n".repeat(1024 * 1024);
+        let mut d = Decoder::new();
+        let mut it = Decode { decoder: &mut d, rest: &input };
+        let mut n = 0;
+        while it.next().is_some() {
+            assert!(it.decoder.out.len() <= 1, "{} frames queued", it.decoder.out.len());
+            n += 1;
+        }
+        assert_eq!(n, 1024 * 1024 - 1);
+        // Dropping an unfinished iterator still consumes its input, as the eager version did.
+        let mut d = Decoder::new();
+        assert!(d.decode(&input).next().is_some());
+        assert_eq!(d.stats().truncated, 1024 * 1024 - 1);
+        assert!(d.out.is_empty());
+    }
+
+    fn raw_of(f: &Frame) -> &Vec<u8> {
+        match f {
+            Frame::Ok { raw, .. }
+            | Frame::CorruptCrc { raw, .. }
+            | Frame::Truncated { raw }
+            | Frame::Malformed { raw, .. } => raw,
+        }
+    }
+
+    #[test]
+    fn a_frame_too_long_is_dropped_counted_and_bounded() {
+        let mut d = Decoder::new().with_max_len(64);
+        let mut input = b"/".to_vec();
+        input.resize(1000, b'7');
+        let frames: Vec<_> = d.decode(&input).collect();
+        let [Frame::Malformed { raw, reason: Malformed::TooLong { limit: 64 } }] = &frames[..]
+        else {
+            panic!("{frames:?}")
+        };
+        assert_eq!((raw.len(), raw.capacity()), (64, 64));
+        assert_eq!(d.stats().malformed, 1);
+        assert!(d.buf.capacity() <= 2048);
+    }
+
+    #[test]
+    fn finish_decodes_a_telegram_whose_last_line_has_no_line_end() {
+        // DSMR 4.2.2 §5.12: every line "except the last one" ends in CR LF; at the end of a
+        // file nothing else will come to close the telegram.
+        let t = b"/TST5\\x\r\n\r\n1-3:0.2.8(42)\r\n!";
+        let crc = crate::crc16(t);
+        let bytes = [&t[..], format!("{crc:04X}").as_bytes()].concat();
+        let mut d = Decoder::new();
+        assert_eq!(d.decode(&bytes).count(), 0, "the CRC may go on");
+        d.finish();
+        assert!(matches!(d.next_frame(), Some(Frame::Ok { .. })));
+        assert_eq!(d.stats().ok, 1);
+        // And the decoder starts afresh.
+        d.finish();
+        assert_eq!(d.next_frame(), None);
+        assert_eq!(d.decode(&bytes).count(), 0);
     }
 }

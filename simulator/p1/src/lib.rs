@@ -10,6 +10,8 @@
 //!   [`Dialect::build`] writes it as one country's telegram.
 //! - [`Decoder`] takes bytes in any chunking and yields [`Frame`]s: `Ok`, `CorruptCrc`,
 //!   `Truncated`, `Malformed`. Bad input is an observation to count, never an error or a panic.
+//! - [`validate`] holds a decoded telegram to the specs' value formats (digits, units, dates),
+//!   which decoding leaves lenient so that odd meters can still be read.
 //!
 //! Invariant: no input makes any function here panic, loop without consuming, or hold more
 //! than the decoder's `max_len` bytes.
@@ -21,6 +23,7 @@ mod decoder;
 mod model;
 mod reading;
 pub mod smarty;
+mod validate;
 
 pub use codec::{DecodeError, Malformed};
 pub use crc::{Crc16, crc16};
@@ -30,3 +33,4 @@ pub use reading::{
     Demand, Dialect, HistoryEntry, MbusDevice, Medium, Peak, Phase, PowerFailure, Reactive,
     Reading, hex_ascii, obis, unhex_ascii,
 };
+pub use validate::{Violation, validate};

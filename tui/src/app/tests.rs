@@ -146,23 +146,130 @@ fn esc_closes_forms_pickers_and_help() {
     assert_eq!(app.mode(), &Mode::Normal);
 }
 
+/// Cancels the selected slot with `reason` typed into the prompt.
+fn cancel_keys(reason: &str) -> Vec<KeyCode> {
+    let mut keys = vec![KeyCode::Char('c')];
+    keys.extend(typed(reason));
+    keys.push(KeyCode::Enter);
+    keys
+}
+
 #[test]
-fn c_cancels_the_selected_slot() {
+fn c_asks_a_reason_and_the_typed_reason_reaches_the_cancel() {
     let snap = canned::snapshot(3);
     let mut app = App::new();
     let keys = [KeyCode::Down, KeyCode::Down, KeyCode::Char('c')];
-    assert_eq!(press(&mut app, &snap, &keys), vec![Action::Cancel { slot: "s-103".into() }]);
+    assert_eq!(press(&mut app, &snap, &keys), vec![]);
+    let Mode::CancelReason { slot, prompt, draft, error } = app.mode() else {
+        panic!("no reason asked")
+    };
+    assert_eq!(slot, "s-103");
+    assert_eq!(
+        prompt,
+        "Reason for cancelling slot s-103 of eneco-lab on rig-a (kept in the audit log):"
+    );
+    assert_eq!((draft.as_str(), error), ("", &None));
+    // y, n, q, ? and j are text here, not answers, quits, help or moves; Backspace edits.
+    let mut keys = typed("  rig-a: meter swap, no jobs? quit x");
+    keys.push(KeyCode::Backspace);
+    keys.push(KeyCode::Backspace);
+    keys.extend(typed("  "));
+    assert_eq!(press(&mut app, &snap, &keys), vec![]);
+    assert_eq!(
+        press(&mut app, &snap, &[KeyCode::Enter]),
+        vec![Action::Cancel {
+            slot: "s-103".into(),
+            reason: "rig-a: meter swap, no jobs? quit".into(),
+        }]
+    );
+    assert_eq!(app.mode(), &Mode::Normal);
+}
+
+#[test]
+fn a_blank_reason_cannot_cancel() {
+    let snap = canned::snapshot(3);
+    let mut app = App::new();
+    // Enter at once, then spaces only: refused, the prompt stays open and says why.
+    assert_eq!(press(&mut app, &snap, &[KeyCode::Char('c'), KeyCode::Enter]), vec![]);
+    let Mode::CancelReason { error, .. } = app.mode() else { panic!("prompt closed") };
+    assert_eq!(error.as_deref(), Some("type a reason first: the audit log keeps it"));
+    let mut keys = typed("   ");
+    keys.push(KeyCode::Enter);
+    assert_eq!(press(&mut app, &snap, &keys), vec![]);
+    assert!(matches!(app.mode(), Mode::CancelReason { error: Some(_), .. }));
+    // Typing clears the complaint; a real reason then goes through.
+    press(&mut app, &snap, &[KeyCode::Char('x')]);
+    assert!(matches!(app.mode(), Mode::CancelReason { error: None, .. }));
+    assert_eq!(
+        press(&mut app, &snap, &[KeyCode::Enter]),
+        vec![Action::Cancel { slot: "s-101".into(), reason: "x".into() }]
+    );
+}
+
+#[test]
+fn esc_aborts_a_cancel_and_drops_its_reason() {
+    let snap = canned::snapshot(3);
+    let mut app = App::new();
+    let mut keys = vec![KeyCode::Char('c')];
+    keys.extend(typed("wrong slot"));
+    keys.extend([KeyCode::Esc, KeyCode::Enter]);
+    assert_eq!(press(&mut app, &snap, &keys), vec![]);
+    assert_eq!(app.mode(), &Mode::Normal);
+    // The next cancel starts blank.
+    press(&mut app, &snap, &[KeyCode::Char('c')]);
+    assert!(matches!(app.mode(), Mode::CancelReason { draft, .. } if draft.is_empty()));
+    // Ctrl-C still quits from the prompt.
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(app.update(ctrl_c, &snap), Some(Action::Quit));
+}
+
+#[test]
+fn destructive_actions_wait_for_a_yes() {
+    let snap = canned::snapshot(3);
+    // Revoke a consent.
+    let mut app = App::new();
+    let keys = [KeyCode::Char('5'), KeyCode::Right, KeyCode::Char('r')];
+    assert_eq!(press(&mut app, &snap, &keys), vec![]);
+    let Mode::Confirm { prompt, .. } = app.mode() else { panic!("no question asked") };
+    assert!(prompt.starts_with("Revoke consent c-1 "), "{prompt}");
+    assert_eq!(press(&mut app, &snap, &[KeyCode::Esc]), vec![]);
+    assert_eq!(
+        press(&mut app, &snap, &[KeyCode::Char('r'), KeyCode::Char('y')]),
+        vec![Action::Revoke { consent: "c-1".into() }]
+    );
+
+    // A market scenario: picked, then confirmed.
+    let mut app = App::new();
+    let keys = [KeyCode::Char('5'), KeyCode::Char('m'), KeyCode::Enter];
+    assert_eq!(press(&mut app, &snap, &keys), vec![]);
+    let Mode::Confirm { prompt, .. } = app.mode() else { panic!("no question asked") };
+    assert!(prompt.starts_with("Apply SS (supplier switch) to "), "{prompt}");
+    assert_eq!(press(&mut app, &snap, &[KeyCode::Char('n')]), vec![]);
+    assert_eq!(app.mode(), &Mode::Normal);
+
+    // Ctrl-C still quits from the question.
+    press(&mut app, &snap, &[KeyCode::Char('m'), KeyCode::Enter]);
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(app.update(ctrl_c, &snap), Some(Action::Quit));
 }
 
 #[test]
 fn selection_stops_at_both_ends() {
     let snap = canned::snapshot(3);
     let mut app = App::new();
-    let keys = [KeyCode::Up, KeyCode::End, KeyCode::Down, KeyCode::PageDown, KeyCode::Char('c')];
+    let mut keys = vec![KeyCode::Up, KeyCode::End, KeyCode::Down, KeyCode::PageDown];
+    keys.extend(cancel_keys("r"));
     let last = snap.slots.last().map(|s| s.id.clone()).unwrap();
-    assert_eq!(press(&mut app, &snap, &keys), vec![Action::Cancel { slot: last }]);
-    let keys = [KeyCode::Home, KeyCode::PageUp, KeyCode::Char('c')];
-    assert_eq!(press(&mut app, &snap, &keys), vec![Action::Cancel { slot: "s-101".into() }]);
+    assert_eq!(
+        press(&mut app, &snap, &keys),
+        vec![Action::Cancel { slot: last, reason: "r".into() }]
+    );
+    let mut keys = vec![KeyCode::Home, KeyCode::PageUp];
+    keys.extend(cancel_keys("r"));
+    assert_eq!(
+        press(&mut app, &snap, &keys),
+        vec![Action::Cancel { slot: "s-101".into(), reason: "r".into() }]
+    );
 }
 
 #[test]
@@ -189,8 +296,14 @@ fn r_on_consents_revokes_the_selected_consent() {
     let snap = canned::snapshot(3);
     let mut app = App::new();
     // Point 1, consents pane, third consent (c-3).
-    let keys =
-        [KeyCode::Char('5'), KeyCode::Right, KeyCode::Down, KeyCode::Down, KeyCode::Char('r')];
+    let keys = [
+        KeyCode::Char('5'),
+        KeyCode::Right,
+        KeyCode::Down,
+        KeyCode::Down,
+        KeyCode::Char('r'),
+        KeyCode::Enter,
+    ];
     assert_eq!(press(&mut app, &snap, &keys), vec![Action::Revoke { consent: "c-3".into() }]);
 }
 
@@ -205,6 +318,7 @@ fn changing_point_resets_the_consent_selection() {
         KeyCode::Left,
         KeyCode::Down,
         KeyCode::Char('r'),
+        KeyCode::Char('y'),
     ];
     assert_eq!(press(&mut app, &snap, &keys), vec![Action::Revoke { consent: "c-4".into() }]);
 }
@@ -222,12 +336,36 @@ fn revoking_a_revoked_consent_is_refused_locally() {
 fn m_runs_a_market_scenario_on_the_selected_point() {
     let snap = canned::snapshot(3);
     let mut app = App::new();
-    let keys =
-        [KeyCode::Char('5'), KeyCode::Down, KeyCode::Char('m'), KeyCode::Down, KeyCode::Enter];
+    let keys = [
+        KeyCode::Char('5'),
+        KeyCode::Down,
+        KeyCode::Char('m'),
+        KeyCode::Down,
+        KeyCode::Enter,
+        KeyCode::Char('y'),
+    ];
     assert_eq!(
         press(&mut app, &snap, &keys),
         vec![Action::MarketScenario { point: "541448820000000021".into(), kind: "CS".into() }]
     );
+}
+
+#[test]
+fn market_picker_offers_every_scenario_the_lab_accepts() {
+    let codes: Vec<&str> = MARKET_SCENARIOS.iter().map(|(code, _)| *code).collect();
+    assert_eq!(codes, ["SS", "CS", "CCSS", "MI", "MO", "MOZA", "EOC", "DROP"]);
+    let snap = canned::snapshot(3);
+    let pick = |downs: usize| {
+        let mut app = App::new();
+        let mut keys = vec![KeyCode::Char('5'), KeyCode::Char('m')];
+        keys.extend(std::iter::repeat_n(KeyCode::Down, downs));
+        keys.extend([KeyCode::Enter, KeyCode::Char('y')]);
+        press(&mut app, &snap, &keys)
+    };
+    let mi = Action::MarketScenario { point: "541448820000000014".into(), kind: "MI".into() };
+    assert_eq!(pick(3), vec![mi]);
+    let eoc = Action::MarketScenario { point: "541448820000000014".into(), kind: "EOC".into() };
+    assert_eq!(pick(6), vec![eoc]);
 }
 
 #[test]

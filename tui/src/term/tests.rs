@@ -44,8 +44,11 @@ fn actions_go_to_the_source_and_their_result_to_the_status_bar() {
     let mut source = Fake { snapshots: vec![Ok(canned::snapshot(2))], performed: vec![] };
     let mut console = Console::new();
     console.refresh(&mut source);
-    assert_eq!(console.on_event(&press(KeyCode::Char('c')), &mut source), Flow::Refresh);
-    assert_eq!(source.performed, vec![Action::Cancel { slot: "s-101".into() }]);
+    assert_eq!(console.on_event(&press(KeyCode::Char('c')), &mut source), Flow::Continue);
+    assert_eq!(console.on_event(&press(KeyCode::Char('y')), &mut source), Flow::Continue);
+    assert!(source.performed.is_empty(), "a cancel waits for its reason");
+    assert_eq!(console.on_event(&press(KeyCode::Enter), &mut source), Flow::Refresh);
+    assert_eq!(source.performed, vec![Action::Cancel { slot: "s-101".into(), reason: "y".into() }]);
     assert_eq!(console.app.last_result(), Some(&Err("slot s-101 already done".to_owned())));
 }
 
@@ -70,5 +73,9 @@ fn demo_source_reacts_to_actions() {
     assert_eq!(demo.perform(&Action::Revoke { consent: "c-1".into() }), Ok("revoked c-1".into()));
     let snap = demo.snapshot().unwrap();
     assert!(snap.points[0].consents[0].revoked_at.is_some());
-    assert!(demo.perform(&Action::Cancel { slot: "nope".into() }).is_err());
+    assert!(demo.perform(&Action::Cancel { slot: "nope".into(), reason: "x".into() }).is_err());
+    let blank = Action::Cancel { slot: "s-104".into(), reason: " ".into() };
+    assert!(demo.perform(&blank).is_err());
+    let cancel = Action::Cancel { slot: "s-104".into(), reason: "rig rewired".into() };
+    assert_eq!(demo.perform(&cancel), Ok("cancelled s-104: rig rewired".into()));
 }

@@ -143,6 +143,93 @@ fn dongles_scrolled_far_down_in_1000() {
     insta::assert_snapshot!(draw(&app, &snap, 80, 24).backend());
 }
 
+#[test]
+fn cancel_asks_a_reason_80x24() {
+    let snap = canned::snapshot(12);
+    let mut app = on(Screen::Rigs);
+    let mut codes = vec![KeyCode::Down, KeyCode::Char('c')];
+    codes.extend("rig-b gets new firmware".chars().map(KeyCode::Char));
+    keys(&mut app, &snap, &codes);
+    insta::assert_snapshot!(draw(&app, &snap, 80, 24).backend());
+}
+
+#[test]
+fn a_blank_cancel_reason_is_refused_on_screen_and_a_long_one_scrolls() {
+    let snap = canned::snapshot(3);
+    let mut app = on(Screen::Rigs);
+    keys(&mut app, &snap, &[KeyCode::Char('c'), KeyCode::Enter]);
+    let screen = text_of(&draw(&app, &snap, 80, 24), 0..24, 0..80).join("\n");
+    assert!(screen.contains("type a reason first: the audit log keeps it"), "{screen}");
+
+    let long = format!("{}the end", "x".repeat(100));
+    keys(&mut app, &snap, &long.chars().map(KeyCode::Char).collect::<Vec<_>>());
+    let screen = text_of(&draw(&app, &snap, 80, 24), 0..24, 0..80).join("\n");
+    assert!(screen.contains("› …xxx") && screen.contains("xxxthe end▏"), "{screen}");
+    assert!(!screen.contains("type a reason first"), "{screen}");
+}
+
+#[test]
+fn undefined_scenarios_count_with_the_lab_errors() {
+    let mut snap = canned::snapshot(3);
+    let row = snap.scenarios.iter_mut().find(|s| s.state == "pending").unwrap();
+    row.state = "undefined".into();
+    let terminal = draw(&on(Screen::Scenarios), &snap, 80, 24);
+    let title = text_of(&terminal, 4..5, 0..80).join("");
+    assert!(title.contains("lab-error 2 running 1 pending 1"), "{title}");
+}
+
+/// The text of the rows `rows` of the screen between columns `cols`, one string per row.
+fn text_of(
+    terminal: &Terminal<TestBackend>,
+    rows: std::ops::Range<u16>,
+    cols: std::ops::Range<u16>,
+) -> Vec<String> {
+    let buf = terminal.backend().buffer();
+    rows.map(|y| cols.clone().map(|x| buf[(x, y)].symbol().to_owned()).collect()).collect()
+}
+
+#[test]
+fn an_exporting_meter_charts_its_injection() {
+    let mut snap = canned::snapshot(1);
+    let m = &mut snap.meters[0];
+    // A PV home at noon: 2 kW going out for the whole window.
+    m.power_history = (0..300).map(|k| -2000.0 - f64::from(k % 7) * 10.0).collect();
+    m.import_w = 0.0;
+    m.export_w = 2060.0;
+    let terminal = draw(&on(Screen::Live), &snap, 80, 24);
+    // The power chart is the top-left quarter of the detail pane (rows 11..17, columns 0..40).
+    let chart = text_of(&terminal, 11..17, 0..40).join("\n");
+    let dots = chart.chars().filter(|c| ('\u{2801}'..='\u{28ff}').contains(c)).count();
+    assert!(dots > 10, "no power drawn for an exporting meter:\n{chart}");
+    assert!(chart.contains("injected"), "{chart}");
+    assert!(chart.contains("-2060"), "the axis shows the export:\n{chart}");
+}
+
+#[test]
+fn a_meter_without_a_month_peak_shows_a_dash_and_small_peaks_show_watts() {
+    let mut snap = canned::snapshot(2);
+    snap.meters[0].month_peak_kw = 0.0;
+    snap.meters[1].month_peak_kw = 0.025;
+    let terminal = draw(&on(Screen::Live), &snap, 80, 24);
+    let rows = text_of(&terminal, 3..5, 0..80);
+    assert!(rows[0].trim_end_matches([' ', '│']).ends_with('—'), "{}", rows[0]);
+    assert!(rows[1].trim_end_matches([' ', '│']).ends_with("0.025"), "{}", rows[1]);
+}
+
+#[test]
+fn a_long_status_message_wraps_instead_of_being_cut() {
+    let snap = canned::snapshot(3);
+    let mut app = on(Screen::Rigs);
+    let msg = "slot s-104 was not cancelled: 403 forbidden: only the holder of the slot, the \
+               lab operator or an admin may cancel it; ask acme-dongles or sign in as the lab \
+               operator (meterlab console --token), then try again (request id 7f3a)";
+    app.set_result(Err(msg.into()));
+    let terminal = draw(&app, &snap, 120, 40);
+    let screen = text_of(&terminal, 0..40, 0..120).join(" ");
+    let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>().join(" ");
+    assert!(words(&screen).contains(&words(msg)), "cut:\n{screen}");
+}
+
 /// Every screen and overlay at sizes from 0×0 to 200×60 (every small one, then stepped), empty
 /// and with 1,000 meters.
 #[test]
@@ -162,7 +249,15 @@ fn no_size_panics() {
         keys(&mut form, snap, &[KeyCode::Char('b'), KeyCode::Char('x')]);
         let mut access = on(Screen::Consents);
         keys(&mut access, snap, &[KeyCode::Char('a'), KeyCode::Char('m')]);
-        apps.extend([help, form, access]);
+        let mut confirm = on(Screen::Rigs);
+        keys(&mut confirm, snap, &[KeyCode::Char('5'), KeyCode::Char('m'), KeyCode::Enter]);
+        let mut reason = on(Screen::Rigs);
+        let mut codes = vec![KeyCode::Char('c')];
+        codes.extend("a reason ".repeat(30).chars().map(KeyCode::Char));
+        keys(&mut reason, snap, &codes);
+        let mut long = on(Screen::Live);
+        long.set_result(Err("refused: ".repeat(40)));
+        apps.extend([help, form, access, confirm, reason, long]);
         for app in &apps {
             for &w in &widths {
                 for &h in &heights {

@@ -293,18 +293,19 @@ async fn authorization_matrix_every_role_and_owner() {
                 [401, 401, 201, 403, 403, 403, 403, 403],
             ),
             // R-MAN-4: an ESP cannot end a mandate, nor can another grid user. (G1 and the
-            // admin are left out here so the mandate lives on.)
+            // admin are left out here so the mandate lives on.) Those who are no party to the
+            // mandate (G2, ESP B) get the answer for a mandate that does not exist: 404.
             (
                 "POST",
                 format!("/api/registers/v1/mandates/{}/end", w.mandate),
                 Some(serde_json::json!({})),
-                [401, 401, 0, 403, 0, 403, 403, 403],
+                [401, 401, 0, 403, 0, 404, 403, 404],
             ),
             (
                 "POST",
                 format!("/api/registers/v1/consents/{}/revoke", w.consent),
                 Some(serde_json::json!({})),
-                [401, 401, 403, 403, 0, 403, 403, 403],
+                [401, 401, 403, 403, 0, 404, 403, 403],
             ),
             (
                 "GET",
@@ -664,44 +665,66 @@ async fn bad_requests_get_stable_codes() {
     let mut bad_ean = d1.to_string();
     let last = bad_ean.pop().unwrap();
     bad_ean.push(if last == '9' { '0' } else { char::from(last as u8 + 1) });
-    for (path, code) in [
-        (format!("/api/esp/v1/points/{bad_ean}/energy?{}", hour()), "ean_check_digit"),
-        (format!("/api/esp/v1/points/54144890000000001/energy?{}", hour()), "ean_invalid_length"),
-        (format!("/api/esp/v1/points/54144890000000001X/energy?{}", hour()), "ean_not_digits"),
+    // 404: a path that names nothing; 422: readable but breaks a rule no schema holds; 400: a
+    // parameter that is missing or not one of its words.
+    for (path, status, code) in [
+        (format!("/api/esp/v1/points/{bad_ean}/energy?{}", hour()), 404, "ean_check_digit"),
+        (
+            format!("/api/esp/v1/points/54144890000000001/energy?{}", hour()),
+            404,
+            "ean_invalid_length",
+        ),
+        (format!("/api/esp/v1/points/54144890000000001X/energy?{}", hour()), 404, "ean_not_digits"),
         (
             format!("/api/esp/v1/points/{d1}/energy?from=2026-06-02&to=2026-06-01"),
+            422,
             "period_reversed",
         ),
         (
             format!("/api/esp/v1/points/{d1}/energy?from=2026-01-01&to=2026-03-01"),
+            422,
             "period_too_long",
         ),
         (
             format!("/api/esp/v1/points/{d1}/energy?granularity=minute&{}", hour()),
+            400,
             "granularity_unknown",
         ),
         (
             format!("/api/esp/v1/points/{d1}/energy?granularity=hour&{}", hour()),
+            422,
             "granularity_not_for_commodity",
         ),
-        (format!("/api/esp/v1/points/{d1}/energy?from=yesterday&to=2026-06-01"), "bad_time"),
-        (format!("/api/esp/v1/points/{d1}/energy?format=xml&{}", hour()), "format_unknown"),
-        (format!("/api/esp/v1/points/{d1}/energy"), "period_missing"),
+        (format!("/api/esp/v1/points/{d1}/energy?from=yesterday&to=2026-06-01"), 422, "bad_time"),
+        (format!("/api/esp/v1/points/{d1}/energy?format=xml&{}", hour()), 400, "format_unknown"),
+        (format!("/api/esp/v1/points/{d1}/energy"), 400, "period_missing"),
     ] {
         let r = get(&format!("{u}{path}"), a).await;
-        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(r.status(), status, "{path}");
         assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], code, "{path}");
     }
+    // A KBO in the path that cannot be valid names no ESP.
     let r = post(&format!("{u}/api/registers/v1/dienstverlener/0123456789/stappenplan"), &w.tokens["g1"],
         serde_json::json!({ "data_service_point": d1, "scope": "day_only", "period_from": "2026-05-01" })).await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 404);
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "kbo_check");
+    // JSON of the wrong shape is a 422; no JSON at all a 400.
     let r = post(
         &format!("{u}/api/registers/v1/consents"),
         &w.tokens["g1"],
         serde_json::json!({ "nonsense": 1 }),
     )
     .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "invalid_body");
+    let r = reqwest::Client::new()
+        .post(format!("{u}/api/registers/v1/consents"))
+        .bearer_auth(&w.tokens["g1"])
+        .header("content-type", "application/json")
+        .body("{\"data_service_point\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "malformed");
     // Mandate status reports a malformed point in place, the rest still answered.

@@ -56,20 +56,17 @@ async fn bad_input_gets_its_4xx_with_a_reason_is_counted_and_loses_nothing_valid
     assert_eq!((status, r.rejected[0].code.as_str()), (409, "replay"));
 
     // Nothing valid was lost and the original upload 3 is intact.
-    assert_eq!(app.ingest.stored_sequences("D1").await, (0..10).collect::<Vec<u64>>());
+    assert_eq!(app.ingest.stored_sequences("D1").await.unwrap(), (0..10).collect::<Vec<u64>>());
     let metrics =
         client().get(format!("{}/metrics", app.url())).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("meterlab_ingest_rejected_total 5"), "{metrics}");
+    // Uploads: 10 stored + 3 rejected of 13 received; the two requests that never became
+    // uploads (bad JSON, too large) are counted apart.
+    assert!(metrics.contains("meterlab_ingest_received_total 13"), "{metrics}");
+    assert!(metrics.contains("meterlab_ingest_rejected_total 3"), "{metrics}");
     assert!(metrics.contains("meterlab_ingest_stored_total 10"), "{metrics}");
+    assert!(metrics.contains("meterlab_ingest_malformed_requests_total 2"), "{metrics}");
     // Supervision counts rejections by reason, and a forged dongle opens a security incident.
-    let incidents: serde_json::Value = client()
-        .get(format!("{}/api/admin/v1/incidents", app.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let incidents = crate::admin_json(&app, "/api/admin/v1/incidents").await;
     assert!(incidents.to_string().to_lowercase().contains("security"), "{incidents}");
 }
 

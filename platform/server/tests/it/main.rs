@@ -5,7 +5,9 @@
 mod access;
 mod bad_input;
 mod mqtt;
+mod onboarding;
 mod rest;
+mod robust;
 
 use clock::{SignedDuration, Timestamp};
 use p1::{Dialect, Phase, Reading, Season, Tst};
@@ -93,6 +95,8 @@ pub(crate) async fn start(database: &str, mqtt: BrokerSpec) -> App {
         listen: "127.0.0.1:0".parse().unwrap(),
         database: database.into(),
         mqtt,
+        // Each test its own broker session: tests run at once on one Mosquitto.
+        mqtt_client_id: format!("meterlab-test-{}-{}", std::process::id(), rand_suffix()),
         ..Config::default()
     })
     .await
@@ -109,4 +113,9 @@ pub(crate) fn client() -> reqwest::Client {
         reqwest::header::HeaderValue::from_static("Bearer meterlab-admin-dev"),
     );
     reqwest::Client::builder().default_headers(h).build().unwrap()
+}
+
+/// `GET path` on the platform as the admin, as JSON.
+pub(crate) async fn admin_json(app: &App, path: &str) -> serde_json::Value {
+    client().get(format!("{}{path}", app.url())).send().await.unwrap().json().await.unwrap()
 }

@@ -45,12 +45,12 @@ async fn wait_subscribed(app: &server::App) {
 async fn stored_eventually(app: &server::App, n: usize) {
     // The broker's PUBACK to the publisher does not wait for the platform; poll the store.
     for _ in 0..400 {
-        if app.ingest.stored_sequences("D1").await.len() == n {
+        if app.ingest.stored_sequences("D1").await.unwrap().len() == n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("only {} of {n} uploads stored", app.ingest.stored_sequences("D1").await.len());
+    panic!("only {} of {n} uploads stored", app.ingest.stored_sequences("D1").await.unwrap().len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,7 +21,7 @@ async fn rest_ingest_stores_once_and_derives_quarter_hours() {
         let receipt: Receipt =
             client().post(&url).json(&batch).send().await.unwrap().json().await.unwrap();
         assert_eq!((receipt.stored.len(), receipt.duplicates.len()), (0, 50), "{db}");
-        assert_eq!(app.ingest.stored_sequences("D1").await.len(), 2400, "{db}");
+        assert_eq!(app.ingest.stored_sequences("D1").await.unwrap().len(), 2400, "{db}");
 
         // 1 kW for a quarter hour is 0.25 kWh (R-DAT-1), from register differences.
         let from = t0().to_string();

@@ -2,7 +2,7 @@
 //! access register and webhooks — all through the platform's HTTP API (R-MAN-*, R-NRT-4..8,
 //! R-ACC-*).
 
-use super::local;
+use super::{bxl, bxl_all, local};
 use crate::suite::{LabWorld, lab};
 use ::clock::Timestamp;
 use cucumber::{given, then, when};
@@ -95,7 +95,12 @@ async fn stream_ended(w: &mut LabWorld, esp: String) {
     for x in &e {
         if let Some(at) = x.strip_prefix("sample@") {
             let at: Timestamp = at.parse().unwrap_or_else(|err| panic!("{x}: {err}"));
-            assert!(at <= revoked, "a sample captured at {at}, after the revocation at {revoked}");
+            assert!(
+                at <= revoked,
+                "a sample captured at {}, after the revocation at {}",
+                bxl(at),
+                bxl(revoked)
+            );
         }
     }
 }
@@ -141,7 +146,12 @@ async fn register_shows_end(w: &mut LabWorld, esp: String) {
     let at: Timestamp = ended[0]["at"].as_str().and_then(|s| s.parse().ok()).unwrap_or_default();
     // The stream ends with the first sample after the revocation: within a second or two.
     let lag = at.duration_since(revoked);
-    assert!(!lag.is_negative() && lag.as_secs() <= 2, "ended at {at}, revoked at {revoked}");
+    assert!(
+        !lag.is_negative() && lag.as_secs() <= 2,
+        "ended at {}, revoked at {}",
+        bxl(at),
+        bxl(revoked)
+    );
 }
 
 /// The KBO number of a lab ESP.
@@ -406,9 +416,9 @@ async fn samples_apart(w: &mut LabWorld, esp: String, secs: i64) {
         .filter_map(|x| x.strip_prefix("sample@"))
         .filter_map(|t| t.parse().ok())
         .collect();
-    assert!(times.len() >= 5, "{times:?}");
+    assert!(times.len() >= 5, "{}", bxl_all(&times));
     // R-NRT-1: granularity down to the second, every sample, in order.
     for pair in times.windows(2) {
-        assert_eq!(pair[1].duration_since(pair[0]).as_secs(), secs, "{times:?}");
+        assert_eq!(pair[1].duration_since(pair[0]).as_secs(), secs, "{}", bxl_all(&times));
     }
 }

@@ -1,7 +1,7 @@
 //! Usage agreements and slots (R-LAB-2, R-LAB-3, R-LAB-5). A refused booking is the booking
 //! ledger's answer, so an unexpected refusal is a failure, not a lab error.
 
-use super::local;
+use super::{bxl, local};
 use crate::suite::{LabWorld, lab};
 use cucumber::{given, then, when};
 
@@ -57,12 +57,19 @@ async fn cannot_book(
 }
 
 #[then(expr = "the slot ends 22 hours later, at {word} in Brussels")]
-async fn slot_ends(w: &mut LabWorld, end: String) {
+pub(super) async fn slot_ends(w: &mut LabWorld, end: String) {
     let Some(slot) = w.last_slot.as_ref() else {
         panic!("no slot booked yet");
     };
-    assert_eq!(slot.start.duration_until(slot.end), ::clock::SignedDuration::from_hours(22));
-    assert_eq!(slot.end, local(&end));
+    let (start, until) = (bxl(slot.start), bxl(slot.end));
+    let length = slot.start.duration_until(slot.end);
+    assert!(
+        length == ::clock::SignedDuration::from_hours(22),
+        "the slot lasts {:.2} hours: {start} to {until}",
+        length.as_secs_f64() / 3600.0
+    );
+    let want = local(&end);
+    assert!(slot.end == want, "the slot ends at {until}, not at {}", bxl(want));
 }
 
 #[when(expr = "the operator updates the firmware of {word} on {word} to {word}")]

@@ -12,7 +12,7 @@ async fn loses_wifi(w: &mut LabWorld, variant: String, n: i64, unit: String) {
 #[then(expr = "every telegram of {word} is stored exactly once")]
 async fn stored_once(w: &mut LabWorld, variant: String) {
     let lab = w.lab().await;
-    let stored = lab.stored(&variant).await;
+    let stored = crate::suite::lab(lab.stored(&variant).await.map_err(anyhow::Error::from));
     let Some(m) = lab.meter(&variant) else {
         panic!("no meter {variant} on the lab");
     };

@@ -31,7 +31,7 @@ async fn every_variant_delivered(w: &mut LabWorld, rig: String) {
             telegrams.abs_diff(expected) <= 1,
             "{variant}: {telegrams} telegrams, expected {expected}"
         );
-        let stored = lab_.stored(variant).await;
+        let stored = lab(lab_.stored(variant).await.map_err(anyhow::Error::from));
         // The last second's upload may still be in the dongle: everything else is stored.
         assert!(
             stored.len() as u64 + 1 >= *telegrams,

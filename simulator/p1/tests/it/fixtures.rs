@@ -36,6 +36,21 @@ fn every_plain_fixture_decodes_and_reencodes_byte_identically() {
     }
 }
 
+/// The validator's formats are the meters' formats: no real or spec telegram breaks them.
+#[test]
+fn every_plain_fixture_keeps_to_the_spec_formats() {
+    for name in PLAIN {
+        let t = Telegram::decode(&fixture(name)).unwrap();
+        let v: Vec<String> = p1::validate(&t).iter().map(|v| v.to_string()).collect();
+        assert!(v.is_empty(), "{name}:\n{}", v.join("\n"));
+    }
+    let key = keys("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    let frame = fixture("smarty-format-synthetic-encrypted-sagemcom-t210.bin");
+    let (_, inner) = smarty::decrypt(&frame, &key).unwrap();
+    let v = p1::validate(&Telegram::decode(&inner).unwrap());
+    assert!(v.is_empty(), "{v:#?}");
+}
+
 #[test]
 fn belgian_three_phase_values_are_read_with_their_meaning() {
     let t = Telegram::decode(&fixture("fluvius-emucs-1.7.1-3phase.txt")).unwrap();

@@ -106,6 +106,8 @@ proptest! {
         let back = Telegram::decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&back, &t);
         prop_assert_eq!(Dialect::detect(&back), Some(dialect));
+        // What the encoder writes keeps to the formats `p1 check` holds meters to.
+        prop_assert_eq!(p1::validate(&t), vec![]);
 
         // Through the incremental decoder too, in awkward chunks.
         let mut dec = Decoder::new();

@@ -1,5 +1,8 @@
 use crate::fixtures::{PLAIN, fixture};
-use p1::{DEFAULT_MAX_LEN, DecodeError, Decoder, Frame, Malformed, Telegram};
+use p1::{
+    DEFAULT_MAX_LEN, DecodeError, Decoder, Frame, Line, Malformed, Num, Obis, Season, Telegram,
+    Tst, Unit, Value,
+};
 use proptest::prelude::*;
 
 fn all_fixtures_with_noise() -> (Vec<u8>, usize) {
@@ -111,7 +114,7 @@ proptest! {
     /// Arbitrary bytes never panic, and every byte is accounted for (consumed in finite steps).
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
-        let _ = Telegram::decode(&bytes);
+        let _ = Telegram::decode(&bytes).map(|t| p1::validate(&t));
         let mut d = Decoder::new().with_max_len(512);
         let n = d.decode(&bytes).count();
         let s = d.stats();
@@ -130,12 +133,13 @@ proptest! {
         key in any::<[u8; 16]>(),
     ) {
         let bytes = parts.concat();
-        let _ = Telegram::decode(&bytes);
+        let _ = Telegram::decode(&bytes).map(|t| p1::validate(&t));
         let keys = p1::smarty::Keys { encryption: key, authentication: p1::smarty::SMARTY_AUTH_KEY };
         let mut d = Decoder::new().with_keys(keys);
         for chunk in bytes.chunks(7) {
             for f in d.decode(chunk) {
                 if let Frame::Ok { telegram, raw, .. } = f {
+                    let _ = p1::validate(&telegram);
                     // Whatever decodes must survive its own encoding; it re-encodes
                     // byte-identically when it was well-formed (blank line after the header).
                     prop_assert_eq!(&Telegram::decode(&telegram.encode()).unwrap(), &telegram);
@@ -147,6 +151,71 @@ proptest! {
                     }
                 }
             }
+        }
+    }
+}
+
+fn any_value() -> impl Strategy<Value = Value> {
+    let num = (any::<bool>(), any::<u64>(), any::<u8>(), any::<u8>())
+        .prop_map(|(negative, digits, int_width, frac)| Num { negative, digits, int_width, frac });
+    let unit = proptest::option::of(prop_oneof![
+        Just(Unit::KWh),
+        Just(Unit::Kw),
+        Just(Unit::A),
+        Just(Unit::M3),
+        Just(Unit::S),
+        ".{0,6}".prop_map(|s| Unit::Other(s.into())),
+    ]);
+    let season = prop_oneof![Just(Season::Summer), Just(Season::Winter)];
+    let tst = (any::<[u8; 6]>(), season).prop_map(|(f, season)| Tst {
+        yy: f[0],
+        month: f[1],
+        day: f[2],
+        hour: f[3],
+        minute: f[4],
+        second: f[5],
+        season,
+    });
+    prop_oneof![
+        (num, unit).prop_map(|(n, u)| Value::Num(n, u)),
+        tst.prop_map(Value::Time),
+        ".{0,40}".prop_map(Value::text),
+    ]
+}
+
+fn any_obis() -> impl Strategy<Value = Option<Obis>> {
+    // Mostly codes the validator knows (so that every shape is reached), some it does not.
+    let named =
+        proptest::sample::select(p1::obis::NAMED.iter().map(|(o, _)| *o).collect::<Vec<_>>());
+    let phase =
+        (prop_oneof![Just(21u8), Just(22), Just(31), Just(32), Just(41), Just(72)], 0u8..40)
+            .prop_map(|(c, d)| Obis::new(1, 0, c, d, 0));
+    let channel = (named.clone(), 0u8..6).prop_map(|(o, b)| o.on_channel(b));
+    proptest::option::of(prop_oneof![
+        4 => named,
+        2 => channel,
+        1 => phase,
+        1 => any::<[u8; 5]>().prop_map(|c| Obis::new(c[0], c[1], c[2], c[3], c[4])),
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// The validator reports, never panics, whatever a telegram's model holds: widths and
+    /// decimals past any format, stamps of any numbers, any count of value groups.
+    #[test]
+    fn validate_never_panics_on_arbitrary_telegrams(lines in proptest::collection::vec(
+        (any_obis(), proptest::collection::vec(any_value(), 0..45)), 0..30,
+    )) {
+        let t = Telegram {
+            header: "TST5\\arbitrary".into(),
+            lines: lines.into_iter().map(|(obis, values)| Line { obis, values: values.into() }).collect(),
+            has_crc: true,
+        };
+        for v in p1::validate(&t) {
+            prop_assert!(v.line >= 3 && v.line < t.lines.len() + 3);
+            prop_assert!(!v.to_string().is_empty());
         }
     }
 }
