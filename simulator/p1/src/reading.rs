@@ -699,8 +699,21 @@ impl Builder {
     }
 }
 
+/// The number in units of its last wire decimal, `frac` decimals of the spec's unit (kWh, kW,
+/// kvarh, kvar). A meter that writes the base unit instead (Sagemcom T210-D-r: `*Wh`, `*W`,
+/// `*varh`, `*var`, whole numbers) already counts in that unit: reading it as kWh made its
+/// registers a thousand times too high.
 fn scaled(v: Option<&Value>, frac: u8) -> Option<i64> {
-    v.and_then(Value::as_num).map(|n| n.scaled(frac))
+    match v? {
+        Value::Num(n, Some(Unit::Other(u))) if frac == 3 && is_base_unit(u) => Some(n.scaled(0)),
+        Value::Num(n, _) => Some(n.scaled(frac)),
+        _ => None,
+    }
+}
+
+/// Wh, W, varh, var: the thousandth of the spec's kWh, kW, kvarh, kvar.
+fn is_base_unit(u: &str) -> bool {
+    ["Wh", "W", "varh", "var", "VArh", "VAr"].contains(&u)
 }
 
 fn unsigned(v: Option<&Value>, frac: u8) -> u64 {

@@ -51,6 +51,29 @@ fn every_plain_fixture_keeps_to_the_spec_formats() {
     assert!(v.is_empty(), "{v:#?}");
 }
 
+/// The Sagemcom T210-D-r writes whole Wh and W (`*Wh`, `*W`): its registers are read in Wh,
+/// not as kWh a thousand times too high.
+#[test]
+fn a_meter_that_writes_wh_is_read_in_wh() {
+    let key = keys("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    let frame = fixture("smarty-format-synthetic-encrypted-sagemcom-t210.bin");
+    let (_, inner) = smarty::decrypt(&frame, &key).unwrap();
+    let t = Telegram::decode(&inner).unwrap();
+    let written = |code: &str| {
+        let line = String::from_utf8_lossy(&inner)
+            .lines()
+            .find(|l| l.starts_with(code))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no {code}"));
+        let value = line[line.find('(').unwrap() + 1..line.find('*').unwrap()].to_owned();
+        assert!(line.ends_with("*Wh)") || line.ends_with("*W)"), "{line}");
+        value.parse::<u64>().unwrap()
+    };
+    let r = Reading::from_telegram(&t);
+    assert_eq!(r.import_wh[0], written("1-0:1.8.1("));
+    assert_eq!(u64::from(r.power_import_w), written("1-0:1.7.0("));
+}
+
 #[test]
 fn belgian_three_phase_values_are_read_with_their_meaning() {
     let t = Telegram::decode(&fixture("fluvius-emucs-1.7.1-3phase.txt")).unwrap();
