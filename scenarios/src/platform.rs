@@ -28,16 +28,34 @@ pub(crate) struct PlatformOpts {
     /// broker its own.
     #[arg(long, default_value = "meterlab-platform", env = "MLAB_MQTT_CLIENT_ID")]
     pub(crate) mqtt_client_id: String,
-    /// HTTP connections served at once; one more gets a 503 at once.
-    #[arg(long, default_value_t = server::Limits::default().max_connections, env = "MLAB_MAX_CONNECTIONS")]
-    pub(crate) max_connections: usize,
-    /// Seconds a client has to send a request's headers (stalled clients are dropped); also
-    /// how long an idle keep-alive connection stays open.
-    #[arg(long, default_value_t = server::Limits::default().header_read_timeout.as_secs(), value_name = "SECONDS")]
+    /// HTTP connections served at once (at least 1); one more gets a 503 at once.
+    #[arg(
+        long,
+        default_value_t = server::Limits::default().max_connections as u64,
+        value_parser = clap::value_parser!(u64).range(1..),
+        env = "MLAB_MAX_CONNECTIONS"
+    )]
+    pub(crate) max_connections: u64,
+    /// Seconds a client has to send a request's headers: a client stalled mid-headers is
+    /// dropped, and so is a keep-alive connection that sends no next request in that time.
+    #[arg(
+        long,
+        default_value_t = server::Limits::default().header_read_timeout.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+        value_name = "SECONDS",
+        env = "MLAB_HEADER_TIMEOUT"
+    )]
     pub(crate) header_timeout: u64,
-    /// Seconds without a byte either way after which a connection is closed (a client stalled
-    /// mid-body or mid-read).
-    #[arg(long, default_value_t = server::Limits::default().idle_timeout.as_secs(), value_name = "SECONDS")]
+    /// Seconds without a byte either way after which a connection is closed: a client
+    /// stalled mid-body or one that stopped reading (event streams send a keep-alive every
+    /// 15 s).
+    #[arg(
+        long,
+        default_value_t = server::Limits::default().idle_timeout.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+        value_name = "SECONDS",
+        env = "MLAB_IDLE_TIMEOUT"
+    )]
     pub(crate) idle_timeout: u64,
 }
 
@@ -51,9 +69,9 @@ impl PlatformOpts {
             admin_token: self.admin_token.clone(),
             mqtt_client_id: self.mqtt_client_id.clone(),
             limits: server::Limits {
-                max_connections: self.max_connections.max(1),
-                header_read_timeout: std::time::Duration::from_secs(self.header_timeout.max(1)),
-                idle_timeout: std::time::Duration::from_secs(self.idle_timeout.max(1)),
+                max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+                header_read_timeout: std::time::Duration::from_secs(self.header_timeout),
+                idle_timeout: std::time::Duration::from_secs(self.idle_timeout),
             },
             ..Config::default()
         })
@@ -99,11 +117,10 @@ pub(crate) fn run(args: PlatformArgs) -> Result<ExitCode> {
         }
         println!("store: {}", args.opts.database);
         println!("admin token: {}", args.opts.admin_token);
-        eprintln!(
-            "meterlab platform: running; Ctrl-C stops (uploads are acknowledged only once stored)"
-        );
+        // Log lines, not bare text: under --log-format json every stderr line is JSON.
+        tracing::info!("running; Ctrl-C stops (uploads are acknowledged only once stored)");
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-        eprintln!("meterlab platform: stopping");
+        tracing::info!("stopping");
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -135,11 +135,8 @@ pub(crate) fn run_book(cmd: BookCommand) -> Result<ExitCode> {
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 println!("agreement: {}", a.id.0);
                 println!("holder: {} <{}>", a.holder, a.email);
-                println!(
-                    "valid: {} to {}",
-                    clock::local_datetime(a.valid_from),
-                    clock::local_datetime(a.valid_until)
-                );
+                let day = |t| clock::local_datetime(t).strftime("%Y-%m-%d %H:%M").to_string();
+                println!("valid: {} to {} (Brussels)", day(a.valid_from), day(a.valid_until));
                 println!("access code: {}   (shown once; keep it)", code.as_str());
             }
             BookCommand::Create { who, rig, start, db } => {
@@ -172,9 +169,7 @@ pub(crate) fn run_book(cmd: BookCommand) -> Result<ExitCode> {
                         known.join(", ")
                     );
                 }
-                println!(
-                    "slot  rig    state      start (Brussels)     end (Brussels)       agreement"
-                );
+                println!("slot  rig    state      start (Brussels)  end (Brussels)    agreement");
                 for s in lab
                     .ledger
                     .all_slots()

@@ -345,9 +345,10 @@ async fn rotate_credentials(
         match serde_json::from_slice(&body) {
             Ok(w) => w,
             Err(e) => {
+                let (status, code) = crate::http::json_error(&e);
                 return err(
-                    StatusCode::BAD_REQUEST,
-                    "bad_body",
+                    status,
+                    code,
                     format!("{e}; send {{\"token\": true, \"webhook_secret\": true}} or nothing"),
                 );
             }
@@ -355,7 +356,7 @@ async fn rotate_credentials(
     };
     if !which.token && !which.webhook_secret {
         return err(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "nothing_to_rotate",
             "ask for token, webhook_secret or both",
         );

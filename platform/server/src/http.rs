@@ -140,7 +140,7 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
 
 /// The status and code of a body serde_json could not read: not JSON at all (400
 /// `malformed`), or JSON of the wrong shape (422 `invalid_body`).
-fn json_error(e: &serde_json::Error) -> (StatusCode, &'static str) {
+pub(crate) fn json_error(e: &serde_json::Error) -> (StatusCode, &'static str) {
     match e.classify() {
         serde_json::error::Category::Data => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
         _ => (StatusCode::BAD_REQUEST, "malformed"),
@@ -249,9 +249,14 @@ async fn uploads(State(ctx): State<Ctx>, body: Result<Bytes, BytesRejection>) ->
     // The submission runs to its end even if the client gives up (a timeout drops this
     // handler): what was stored is then also seen by supervision, never a false gap.
     let ingest = ctx.ingest.clone();
-    let submitted = tokio::spawn(async move { ingest.submit(batch).await })
-        .await
-        .unwrap_or_else(|e| Err(crate::ingest::IngestError::Unavailable(e.to_string())));
+    // The spawned submission keeps the request's span, so its log lines carry the request id.
+    let span = tracing::Span::current();
+    let submitted = tokio::spawn(tracing::Instrument::instrument(
+        async move { ingest.submit(batch).await },
+        span,
+    ))
+    .await
+    .unwrap_or_else(|e| Err(crate::ingest::IngestError::Unavailable(e.to_string())));
     match submitted {
         Ok(receipt) => {
             // The first refusal decides the status; the receipt still lists what was stored.

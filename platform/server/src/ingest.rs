@@ -217,6 +217,7 @@ impl Ingest {
                 }
                 Some(Outcome::Duplicate) => receipt.duplicates.push(u.sequence),
                 Some(Outcome::Conflict) => {
+                    tracing::warn!(dongle = %u.dongle, seq = u.sequence, code = "replay", "upload rejected: sequence number stored with other content");
                     sup.on_rejected(now, Some(&u.dongle), Rejection::Replay);
                     receipt.rejected.push(Rejected {
                         seq: u.sequence,
@@ -275,7 +276,7 @@ impl Ingest {
         if let Ok(mut s) = self.supervisor.lock() {
             s.on_rejected(now, None, Rejection::Malformed);
         }
-        tracing::warn!(seq = u.seq, "upload rejected: {why}");
+        tracing::warn!(dongle = ?u.dongle, seq = u.seq, code = "malformed", "upload rejected: {why}");
         Rejected {
             seq: u.seq,
             code: "malformed".into(),

@@ -48,6 +48,7 @@ pub(crate) struct ConnStats {
     pub(crate) accepted: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) idle_closed: AtomicU64,
+    pub(crate) timed_out: AtomicU64,
     pub(crate) accept_errors: AtomicU64,
 }
 
@@ -74,6 +75,12 @@ impl ConnStats {
                 "counter",
                 "HTTP connections closed after the idle timeout.",
                 &self.idle_closed,
+            ),
+            (
+                "meterlab_http_connections_header_timeouts_total",
+                "counter",
+                "HTTP connections closed by the header-read timeout (stalled or idle keep-alive).",
+                &self.timed_out,
             ),
             (
                 "meterlab_http_accept_errors_total",
@@ -145,6 +152,11 @@ async fn connection(stream: TcpStream, router: Router, limits: Limits, stats: &C
         tokio::select! {
             res = &mut conn => {
                 if let Err(e) = res {
+                    // A client that sent no complete header block in time (stalled, or an idle
+                    // keep-alive connection) is dropped by hyper's header timer.
+                    if e.is_timeout() {
+                        stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                    }
                     tracing::debug!("HTTP connection ended: {e}");
                 }
                 return;
@@ -163,10 +175,18 @@ async fn connection(stream: TcpStream, router: Router, limits: Limits, stats: &C
     }
 }
 
-/// Answers a connection over the limit with a 503, without reading its request.
+/// Answers a connection over the limit with a 503 (with a request id, like every answer),
+/// without reading its request.
 async fn refuse(mut stream: TcpStream) {
-    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 88\r\nConnection: close\r\n\r\n{\"code\":\"unavailable\",\"message\":\"too many connections: retry in a second, or pool them\"}";
-    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
+    let id = wire::hex(&rand::random::<[u8; 8]>());
+    let body = format!(
+        "{{\"code\":\"unavailable\",\"message\":\"too many connections: retry in a second, or pool them\",\"request_id\":\"{id}\"}}"
+    );
+    let busy = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-type: application/json\r\nx-request-id: {id}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(busy.as_bytes())).await;
     let _ = stream.shutdown().await;
 }
 

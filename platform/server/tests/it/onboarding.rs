@@ -47,6 +47,24 @@ async fn credentials_rotate_and_old_tokens_stop_at_once() {
         let new = b["token"].as_str().unwrap();
         assert_eq!(get(&mandates, &old).await.status(), 401, "{db}");
         assert_eq!(get(&mandates, new).await.status(), 200, "{db}");
+        // Unreadable JSON is a 400, the wrong shape or asking for nothing a 422.
+        for (body, status, code) in [
+            ("{", 400, "malformed"),
+            ("{\"token\": \"yes\"}", 422, "invalid_body"),
+            ("{\"token\": false, \"webhook_secret\": false}", 422, "nothing_to_rotate"),
+        ] {
+            let r = reqwest::Client::new()
+                .post(&creds)
+                .bearer_auth(ADMIN)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), status, "{db}: {body}");
+            let e: wire::ApiError = r.json().await.unwrap();
+            assert_eq!(e.code, code, "{db}: {body}");
+        }
         // An unknown ESP is a 404.
         let r = post(
             &format!("{u}/api/admin/v1/esps/0987654312/credentials"),

@@ -188,6 +188,8 @@ async fn stalled_and_idle_connections_are_closed_and_counted() {
     let m = reqwest::get(format!("{}/metrics", app.url())).await.unwrap().text().await.unwrap();
     assert!(metric(&m, "meterlab_http_connections_refused_total") >= 1, "{m}");
     assert!(metric(&m, "meterlab_http_connections_idle_closed_total") >= 1, "{m}");
+    assert!(metric(&m, "meterlab_http_connections_header_timeouts_total") >= 1, "{m}");
+    assert!(answer.to_lowercase().contains("x-request-id: "), "{answer}");
     assert!(m.contains("meterlab_http_connections_open "), "{m}");
 }
 
