@@ -73,11 +73,7 @@ fn store_down(e: impl std::fmt::Display) -> Response {
 /// Who calls: the bearer token's principal, within its rate limit, and (for data routes) not
 /// during an unplanned outage.
 fn caller(ctx: &Ctx, headers: &HeaderMap, data_route: bool) -> Result<Principal, Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(p) = token.and_then(|t| access(ctx).principal(t)) else {
+    let Some(p) = crate::http::bearer(headers).and_then(|t| access(ctx).principal(t)) else {
         return Err(err(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -980,7 +976,7 @@ fn parse_time(s: &str) -> Result<Timestamp, Response> {
 }
 
 /// `[from, to)` from a query, checked: present, ordered, not longer than `max`.
-fn period(
+pub(crate) fn period(
     from: Option<&str>,
     to: Option<&str>,
     max: SignedDuration,

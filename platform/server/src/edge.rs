@@ -59,12 +59,7 @@ fn authenticated(access: &Access, req: &Request) -> Result<(), Response> {
     if !path.starts_with("/api/") || path.starts_with("/api/ingest/") {
         return Ok(());
     }
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match token.and_then(|t| access.principal(t)) {
+    match crate::http::bearer(req.headers()).and_then(|t| access.principal(t)) {
         Some(_) => Ok(()),
         None => Err(err(
             StatusCode::UNAUTHORIZED,

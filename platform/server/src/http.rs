@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use supervision::Rejection;
 use wire::ApiError;
 use wire::ingest::v1::{AmrBatch, Batch, MAX_BODY};
@@ -78,13 +77,17 @@ async fn openapi() -> Response {
     Json(crate::openapi::document()).into_response()
 }
 
-/// Supervision and rig endpoints are for platform staff: admin or lab operator tokens.
-fn staff(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Response> {
-    let token = headers
+/// The bearer token of a request, if it sent one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match token.and_then(|t| ctx.access.principal(t)) {
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// Supervision and rig endpoints are for platform staff: admin or lab operator tokens.
+fn staff(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Response> {
+    match bearer(headers).and_then(|t| ctx.access.principal(t)) {
         Some(p) if matches!(p.party, registers::Party::Admin | registers::Party::Operator) => {
             Ok(())
         }
@@ -211,16 +214,14 @@ async fn metrics(State(ctx): State<Ctx>) -> Response {
         ),
         ("meterlab_mqtt_messages_total", "MQTT messages received.", &c.mqtt_messages),
         ("meterlab_store_commits_total", "Group commits to the store.", &c.commits),
+        (
+            "meterlab_http_server_errors_total",
+            "Answers with a 5xx status.",
+            &crate::edge::SERVER_ERRORS,
+        ),
     ] {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-            v.load(Ordering::Relaxed)
-        ));
+        crate::serve::metric(&mut out, name, "counter", help, v);
     }
-    out.push_str(&format!(
-        "# HELP meterlab_http_server_errors_total Answers with a 5xx status.\n# TYPE meterlab_http_server_errors_total counter\nmeterlab_http_server_errors_total {}\n",
-        crate::edge::SERVER_ERRORS.load(Ordering::Relaxed)
-    ));
     out.push_str(&ctx.conns.prometheus());
     match ctx.ingest.supervisor.lock() {
         Ok(s) => out.push_str(&s.prometheus(ctx.ingest.clock.now())),
@@ -439,32 +440,10 @@ struct Range {
 /// centuries would hold a worker for minutes.
 const MAX_DAYS: i64 = 3700;
 
-fn parse_range(r: &Range) -> Result<(clock::Timestamp, clock::Timestamp), Response> {
-    let p = |s: &str| {
-        clock::parse_date_or_time(s).map_err(|e| {
-            err(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "bad_time",
-                format!("{s}: {e}; use 2026-06-01, 2026-06-01T10:00:00 (Brussels) or RFC 3339"),
-            )
-        })
-    };
-    let (from, to) = (p(&r.from)?, p(&r.to)?);
-    if to <= from {
-        return Err(err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "period_reversed",
-            "`to` must be after `from` (half-open [from, to))",
-        ));
-    }
-    if to.duration_since(from) > clock::SignedDuration::from_hours(24 * MAX_DAYS) {
-        return Err(err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "period_too_long",
-            format!("at most {MAX_DAYS} days per request; split the period"),
-        ));
-    }
-    Ok((from, to))
+/// A staff request's `[from, to)`, checked like every period of the API (one rule set:
+/// `api::period`), at most `days` long.
+fn parse_range(r: &Range, days: i64) -> Result<(clock::Timestamp, clock::Timestamp), Response> {
+    crate::api::period(Some(&r.from), Some(&r.to), clock::SignedDuration::from_hours(24 * days))
 }
 
 async fn kpis(
@@ -476,7 +455,7 @@ async fn kpis(
         Ok(r) => r,
         Err(e) => return e,
     };
-    let (from, to) = match parse_range(&r) {
+    let (from, to) = match parse_range(&r, MAX_DAYS) {
         Ok(x) => x,
         Err(e) => return e,
     };
@@ -525,17 +504,10 @@ async fn quarter_hours(
         Ok(r) => r,
         Err(e) => return e,
     };
-    let (from, to) = match parse_range(&r) {
+    let (from, to) = match parse_range(&r, 31) {
         Ok(x) => x,
         Err(e) => return e,
     };
-    if to.duration_since(from) > clock::SignedDuration::from_hours(24 * 31) {
-        return err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "period_too_long",
-            "at most 31 days of quarter hours per request; split the period",
-        );
-    }
     match samples(&ctx, &id, from, to).await {
         Ok(s) => {
             Json(derive::quarter_hours(&s, from, to, &derive::Options::default())).into_response()
@@ -551,7 +523,7 @@ async fn by_days<T: serde::Serialize>(
     r: &Range,
     f: impl Fn(&[derive::Sample], clock::civil::Date, clock::civil::Date, &derive::Options) -> T,
 ) -> Response {
-    let (from, to) = match parse_range(r) {
+    let (from, to) = match parse_range(r, MAX_DAYS) {
         Ok(x) => x,
         Err(e) => return e,
     };
@@ -643,13 +615,10 @@ async fn sla(
             );
         }
     };
-    let (from, to) = match parse_range(&Range { from: q.from.clone(), to: q.to.clone() }) {
+    let (from, to) = match parse_range(&Range { from: q.from.clone(), to: q.to.clone() }, 400) {
         Ok(x) => x,
         Err(e) => return e,
     };
-    if to.duration_since(from) > clock::SignedDuration::from_hours(24 * 400) {
-        return err(StatusCode::UNPROCESSABLE_ENTITY, "period_too_long", "at most 400 days");
-    }
     let dongles: Vec<String> = match &q.dongle {
         Some(d) => vec![d.clone()],
         None => match ctx.ingest.store.dongles().await {

@@ -89,13 +89,18 @@ impl ConnStats {
                 &self.accept_errors,
             ),
         ] {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}\n",
-                v.load(Ordering::Relaxed)
-            ));
+            metric(&mut out, name, kind, help, v);
         }
         out
     }
+}
+
+/// One Prometheus metric without labels, in the text format.
+pub(crate) fn metric(out: &mut String, name: &str, kind: &str, help: &str, v: &AtomicU64) {
+    out.push_str(&format!(
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}\n",
+        v.load(Ordering::Relaxed)
+    ));
 }
 
 /// Serves `router` on `listener` until the task is aborted.
