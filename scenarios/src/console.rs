@@ -137,27 +137,45 @@ impl HttpSource {
 
 /// The request an action makes: path and body.
 pub(crate) fn request(action: &Action) -> Option<(String, serde_json::Value)> {
-    use serde_json::json;
-    Some(match action {
+    use wire::lab::v1 as lab;
+    let (path, body) = match action {
         Action::Quit => return None,
         Action::Book { rig, start, agreement } => (
             "/api/lab/v1/slots".to_owned(),
-            json!({ "rig": rig, "start": start, "agreement": agreement }),
+            serde_json::to_value(lab::Book {
+                rig: rig.clone(),
+                start: start.clone(),
+                agreement: lab::AgreementRef::Holder(agreement.clone()),
+                code: None,
+                waive_lead_time: false,
+            }),
         ),
-        Action::Cancel { slot, reason } => {
-            (format!("/api/lab/v1/slots/{slot}/cancel"), json!({ "reason": reason }))
+        Action::Cancel { slot, reason } => (
+            format!("/api/lab/v1/slots/{slot}/cancel"),
+            serde_json::to_value(lab::Cancel {
+                reason: Some(reason.clone()),
+                ..lab::Cancel::default()
+            }),
+        ),
+        Action::InjectFault { dongle, fault } => (
+            "/api/lab/v1/faults".to_owned(),
+            serde_json::to_value(lab::Fault { dongle: dongle.clone(), fault: fault.clone() }),
+        ),
+        Action::Revoke { consent } => {
+            (format!("/api/lab/v1/consents/{consent}/revoke"), Ok(serde_json::json!({})))
         }
-        Action::InjectFault { dongle, fault } => {
-            ("/api/lab/v1/faults".to_owned(), json!({ "dongle": dongle, "fault": fault }))
-        }
-        Action::Revoke { consent } => (format!("/api/lab/v1/consents/{consent}/revoke"), json!({})),
-        Action::MarketScenario { point, kind } => {
-            ("/api/lab/v1/market-scenarios".to_owned(), json!({ "point": point, "kind": kind }))
-        }
-        Action::RunScenarios { tags } => {
-            ("/api/lab/v1/scenarios/run".to_owned(), json!({ "tags": tags }))
-        }
-    })
+        Action::MarketScenario { point, kind } => (
+            "/api/lab/v1/market-scenarios".to_owned(),
+            serde_json::to_value(lab::Market { point: point.clone(), kind: kind.clone() }),
+        ),
+        Action::RunScenarios { tags } => (
+            "/api/lab/v1/scenarios/run".to_owned(),
+            serde_json::to_value(lab::Run { tags: tags.clone() }),
+        ),
+    };
+    // Serialising these plain structs cannot fail; an action that could not be written is
+    // sent as nothing rather than as a wrong body.
+    Some((path, body.ok()?))
 }
 
 impl tui::Source for HttpSource {

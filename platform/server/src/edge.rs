@@ -18,7 +18,7 @@ use axum::response::Response;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tracing::Instrument;
-use wire::ApiError;
+use wire::api::v1::{ApiError, Code};
 use wire::ingest::v1::MAX_BODY;
 
 /// The request id header.
@@ -63,7 +63,7 @@ fn authenticated(access: &Access, req: &Request) -> Result<(), Response> {
         Some(_) => Ok(()),
         None => Err(err(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            Code::Unauthorized,
             "send `Authorization: Bearer TOKEN` with a token the platform issued (`meterlab up` prints the admin's)",
         )),
     }
@@ -84,7 +84,7 @@ async fn refuse_unstorable(req: Request) -> Result<Request, Response> {
         if bytes.contains(&0) || std::str::from_utf8(&bytes).is_err() {
             return Err(err(
                 status,
-                "nul_character",
+                Code::NulCharacter,
                 format!("the {part} holds a NUL byte or is not UTF-8: send printable text"),
             ));
         }
@@ -97,7 +97,7 @@ async fn refuse_unstorable(req: Request) -> Result<Request, Response> {
     let bytes = to_bytes(body, MAX_BODY).await.map_err(|_| {
         err(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            Code::TooLarge,
             format!("the body is larger than {MAX_BODY} bytes or was cut off"),
         )
     })?;
@@ -108,7 +108,7 @@ async fn refuse_unstorable(req: Request) -> Result<Request, Response> {
     {
         return Err(err(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "nul_character",
+            Code::NulCharacter,
             "a text in the body holds a NUL character (\\u0000): send printable text",
         ));
     }
@@ -137,7 +137,7 @@ async fn finish(mut res: Response, id: &str, method: &Method, path: &str) -> Res
     let bytes = to_bytes(body, 64 * 1024).await.unwrap_or_default();
     let mut error: ApiError = if is_json {
         serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| ApiError::new("internal", "the platform failed"))
+            .unwrap_or_else(|_| ApiError::new(Code::Internal, "the platform failed"))
     } else {
         let text = String::from_utf8_lossy(&bytes).trim().to_owned();
         plain_error(status, text)
@@ -156,20 +156,21 @@ async fn finish(mut res: Response, id: &str, method: &Method, path: &str) -> Res
 /// The JSON error for one of axum's plain-text rejections.
 fn plain_error(status: StatusCode, text: String) -> ApiError {
     match status {
-        StatusCode::NOT_FOUND => ApiError::new("not_found", "no such route: see /openapi.json"),
+        StatusCode::NOT_FOUND => ApiError::new(Code::NotFound, "no such route: see /openapi.json"),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
-            "method_not_allowed",
+            Code::MethodNotAllowed,
             "this route does not take that method: see /openapi.json",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new("too_large", text),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(Code::TooLarge, text),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             format!("{text}: send Content-Type: application/json"),
         ),
-        s if s.is_server_error() => ApiError::new("internal", "the platform failed"),
-        _ => {
-            ApiError::new("bad_request", if text.is_empty() { "bad request".into() } else { text })
-        }
+        s if s.is_server_error() => ApiError::new(Code::Internal, "the platform failed"),
+        _ => ApiError::new(
+            Code::BadRequest,
+            if text.is_empty() { "bad request".into() } else { text },
+        ),
     }
 }
 

@@ -3,20 +3,20 @@
 #![allow(clippy::result_large_err)]
 
 use crate::access::Access;
+use crate::api::{Failure, json_error};
 use crate::ingest::Ingest;
 use crate::serve::ConnStats;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use serde::Deserialize;
 use std::sync::Arc;
 use supervision::Rejection;
-use wire::ApiError;
+use wire::api::v1::{AmrStored, Code, Health};
 use wire::ingest::v1::{AmrBatch, Batch, MAX_BODY};
 
 #[derive(Clone)]
@@ -35,16 +35,6 @@ fn core_routes() -> Vec<(&'static str, &'static str, MethodRouter<Ctx>)> {
         ("GET", "/openapi.json", get(openapi)),
         ("POST", "/api/ingest/v1/uploads", post(uploads)),
         ("POST", "/api/ingest/v1/amr/{meter}", post(amr)),
-        ("POST", "/api/admin/v1/dongles", post(register)),
-        ("GET", "/api/admin/v1/dongles", get(dongles)),
-        ("GET", "/api/admin/v1/incidents", get(incidents)),
-        ("POST", "/api/admin/v1/incidents/{id}/notes", post(note)),
-        ("GET", "/api/admin/v1/kpis", get(kpis)),
-        ("GET", "/api/admin/v1/sla", get(sla)),
-        ("GET", "/api/admin/v1/dongles/{id}/quarter-hours", get(quarter_hours)),
-        ("GET", "/api/admin/v1/dongles/{id}/days", get(days)),
-        ("GET", "/api/admin/v1/dongles/{id}/months", get(months)),
-        ("GET", "/api/admin/v1/dongles/{id}/uploads/{seq}", get(raw_upload)),
     ]
 }
 
@@ -85,73 +75,8 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
 }
 
-/// Supervision and rig endpoints are for platform staff: admin or lab operator tokens.
-fn staff(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Response> {
-    match bearer(headers).and_then(|t| ctx.access.principal(t)) {
-        Some(p) if matches!(p.party, registers::Party::Admin | registers::Party::Operator) => {
-            Ok(())
-        }
-        Some(p) => Err(err(
-            StatusCode::FORBIDDEN,
-            "forbidden_role",
-            format!("{} may not use the supervision endpoints", p.name()),
-        )),
-        None => Err(err(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send `Authorization: Bearer TOKEN` with an admin or operator token (`meterlab up` prints one)",
-        )),
-    }
-}
-
-/// A staff request's `from`/`to`: the token is checked before the query, so a stranger
-/// learns nothing about the parameters.
-fn staff_range(
-    ctx: &Ctx,
-    headers: &HeaderMap,
-    q: Result<Query<Range>, QueryRejection>,
-) -> Result<Range, Response> {
-    staff(ctx, headers)?;
-    q.map(|Query(r)| r).map_err(|e| {
-        err(
-            StatusCode::BAD_REQUEST,
-            "period_missing",
-            format!("{}; give from and to", e.body_text()),
-        )
-    })
-}
-
-/// A JSON body: unreadable JSON is a 400 `malformed`; JSON of the wrong shape or with values
-/// that break a rule (a check digit, an unknown enum value) is a 422 `invalid_body`; no JSON
-/// content type is a 415.
-pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
-    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
-    expected: &str,
-) -> Result<T, Response> {
-    use axum::extract::rejection::JsonRejection as J;
-    body.map(|Json(b)| b).map_err(|e| {
-        let (status, code) = match &e {
-            J::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-            J::MissingJsonContentType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            _ => (StatusCode::BAD_REQUEST, "malformed"),
-        };
-        err(status, code, format!("{}; expected {expected}", e.body_text()))
-    })
-}
-
-/// The status and code of a body serde_json could not read: not JSON at all (400
-/// `malformed`), or JSON of the wrong shape (422 `invalid_body`).
-pub(crate) fn json_error(e: &serde_json::Error) -> (StatusCode, &'static str) {
-    match e.classify() {
-        serde_json::error::Category::Data => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-        _ => (StatusCode::BAD_REQUEST, "malformed"),
-    }
-}
-
-pub(crate) fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, Json(ApiError::new(code, message))).into_response()
+pub(crate) fn err(status: StatusCode, code: Code, message: impl Into<String>) -> Response {
+    Failure::new(status, code, message).into_response()
 }
 
 fn body_error(ingest: &Ingest, e: BytesRejection) -> Response {
@@ -159,35 +84,25 @@ fn body_error(ingest: &Ingest, e: BytesRejection) -> Response {
         ingest.count_malformed(Rejection::TooLarge);
         return err(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            Code::TooLarge,
             format!("the body is larger than {MAX_BODY} bytes: send smaller batches"),
         );
     }
     ingest.count_malformed(Rejection::Malformed);
-    err(e.status(), "bad_body", e.body_text())
+    err(e.status(), Code::BadRequest, e.body_text())
 }
 
-/// The store (or the writer) failed: the cause is logged here and never sent to the client
-/// (database text is no business of a dongle or an ESP); the answer is a 503 with the code
-/// `unavailable` and the request id to quote (R-SLA-3: clients retry later).
+/// The store failed: see [`Failure::unavailable`].
 pub(crate) fn unavailable(e: impl std::fmt::Display) -> Response {
-    tracing::error!("storage unavailable: {e}");
-    let mut r = err(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "the platform's store is unavailable; retry later (quote the request id when reporting it)",
-    );
-    r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-    r
+    Failure::unavailable(e).into_response()
 }
 
-async fn health(State(ctx): State<Ctx>) -> Response {
-    Json(serde_json::json!({
-        "status": "ok",
-        "store": ctx.ingest.store.backend(),
-        "time": ctx.ingest.clock.now().to_string(),
-    }))
-    .into_response()
+async fn health(State(ctx): State<Ctx>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        store: ctx.ingest.store.backend().to_owned(),
+        time: ctx.ingest.clock.now(),
+    })
 }
 
 async fn metrics(State(ctx): State<Ctx>) -> Response {
@@ -225,7 +140,7 @@ async fn metrics(State(ctx): State<Ctx>) -> Response {
     out.push_str(&ctx.conns.prometheus());
     match ctx.ingest.supervisor.lock() {
         Ok(s) => out.push_str(&s.prometheus(ctx.ingest.clock.now())),
-        Err(_) => return unavailable("the supervisor's lock is poisoned"),
+        Err(_) => return Failure::internal("the supervisor's lock is poisoned").into_response(),
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
@@ -284,7 +199,7 @@ async fn amr(
         ctx.ingest.count_malformed(Rejection::BadSignature);
         return err(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            Code::Unauthorized,
             "the head-end token is missing or wrong",
         );
     }
@@ -303,7 +218,7 @@ async fn amr(
     if batch.meter != meter {
         return err(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "meter_mismatch",
+            Code::MeterMismatch,
             "the body's meter differs from the URL's",
         );
     }
@@ -323,333 +238,14 @@ async fn amr(
     if let Some(q) = rows.iter().find(|q| q.start.as_second() % 900 != 0) {
         return err(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "not_a_quarter",
+            Code::NotAQuarter,
             format!("{} is not a quarter-hour start", q.start),
         );
     }
     match ctx.ingest.store.insert_amr(&meter, &rows).await {
         Ok(new) => {
-            Json(serde_json::json!({ "stored": new, "duplicates": rows.len() as u64 - new }))
-                .into_response()
+            Json(AmrStored { stored: new, duplicates: rows.len() as u64 - new }).into_response()
         }
         Err(e) => unavailable(e),
     }
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-pub(crate) struct NewDongle {
-    #[schemars(length(min = 1))]
-    id: String,
-    #[schemars(regex(pattern = r"^([0-9a-fA-F]{2}){16,}$"))]
-    key_hex: String,
-    #[serde(default)]
-    meter: Option<String>,
-    /// Seconds between uploads (1 for BE/NL5 meters, 10 for DSMR 4 and Smarty).
-    #[serde(default)]
-    interval_s: Option<u32>,
-}
-
-async fn register(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    body: Result<Json<NewDongle>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(r) = staff(&ctx, &headers) {
-        return r;
-    }
-
-    let d = match json_body(body, "{\"id\", \"key_hex\", \"meter\", \"interval_s\"}") {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    if d.id.trim().is_empty() {
-        return err(StatusCode::UNPROCESSABLE_ENTITY, "bad_dongle_id", "the dongle id is empty");
-    }
-    let Some(key) = wire::unhex(&d.key_hex).filter(|k| k.len() >= 16) else {
-        return err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_key",
-            "key_hex must be at least 16 bytes of hex",
-        );
-    };
-    let every = clock::SignedDuration::from_secs(i64::from(d.interval_s.unwrap_or(1).max(1)));
-    match ctx.ingest.register_dongle_every(&d.id, &key, d.meter.as_deref(), every).await {
-        Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({ "id": d.id }))).into_response(),
-        Err(e) => unavailable(e),
-    }
-}
-
-async fn dongles(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
-    if let Err(r) = staff(&ctx, &headers) {
-        return r;
-    }
-
-    let now = ctx.ingest.clock.now();
-    match ctx.ingest.supervisor.lock() {
-        Ok(s) => Json(s.status(now)).into_response(),
-        Err(_) => unavailable("the supervisor's lock is poisoned"),
-    }
-}
-
-async fn incidents(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
-    if let Err(r) = staff(&ctx, &headers) {
-        return r;
-    }
-
-    match ctx.ingest.supervisor.lock() {
-        Ok(s) => Json(s.incidents().to_vec()).into_response(),
-        Err(_) => unavailable("the supervisor's lock is poisoned"),
-    }
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-pub(crate) struct Note {
-    text: String,
-}
-
-async fn note(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<u64>,
-    body: Result<Json<Note>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(r) = staff(&ctx, &headers) {
-        return r;
-    }
-    let n = match json_body(body, "{\"text\": \"…\"}") {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let now = ctx.ingest.clock.now();
-    match ctx.ingest.supervisor.lock() {
-        Ok(mut s) => match s.add_note(id, now, &n.text) {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(e) => err(StatusCode::NOT_FOUND, "no_incident", e.to_string()),
-        },
-        Err(_) => unavailable("the supervisor's lock is poisoned"),
-    }
-}
-
-#[derive(Deserialize)]
-struct Range {
-    from: String,
-    to: String,
-}
-
-/// Days a staff request may span: deriving costs time per quarter hour asked, so a period of
-/// centuries would hold a worker for minutes.
-const MAX_DAYS: i64 = 3700;
-
-/// A staff request's `[from, to)`, checked like every period of the API (one rule set:
-/// `api::period`), at most `days` long.
-fn parse_range(r: &Range, days: i64) -> Result<(clock::Timestamp, clock::Timestamp), Response> {
-    crate::api::period(Some(&r.from), Some(&r.to), clock::SignedDuration::from_hours(24 * days))
-}
-
-async fn kpis(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    q: Result<Query<Range>, QueryRejection>,
-) -> Response {
-    let r = match staff_range(&ctx, &headers, q) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
-    let (from, to) = match parse_range(&r, MAX_DAYS) {
-        Ok(x) => x,
-        Err(e) => return e,
-    };
-    let now = ctx.ingest.clock.now();
-    match ctx.ingest.supervisor.lock() {
-        Ok(s) => Json(s.kpis(now, (from, to))).into_response(),
-        Err(_) => unavailable("the supervisor's lock is poisoned"),
-    }
-}
-
-pub(crate) async fn samples(
-    ctx: &Ctx,
-    id: &str,
-    from: clock::Timestamp,
-    to: clock::Timestamp,
-) -> Result<Vec<derive::Sample>, Response> {
-    // Boundary registers need the samples around the range too.
-    let margin = clock::SignedDuration::from_hours(1);
-    let rows =
-        ctx.ingest.store.samples(id, from - margin, to + margin).await.map_err(unavailable)?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let s = derive::Sample::new(
-                // The meter's own clock stamps the registers; the dongle's capture time is
-                // the fallback when the telegram had none.
-                r.values.meter_time.unwrap_or(r.captured_at),
-                r.values.import_wh.max(0) as u64,
-                r.values.export_wh.max(0) as u64,
-            );
-            match r.values.gas {
-                Some((dm3, at)) => s.with_gas(at, dm3.max(0) as u64),
-                None => s,
-            }
-        })
-        .collect())
-}
-
-async fn quarter_hours(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    q: Result<Query<Range>, QueryRejection>,
-) -> Response {
-    let r = match staff_range(&ctx, &headers, q) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
-    let (from, to) = match parse_range(&r, 31) {
-        Ok(x) => x,
-        Err(e) => return e,
-    };
-    match samples(&ctx, &id, from, to).await {
-        Ok(s) => {
-            Json(derive::quarter_hours(&s, from, to, &derive::Options::default())).into_response()
-        }
-        Err(e) => e,
-    }
-}
-
-/// Whole Brussels days covering `[from, to)` with the samples they need, derived by `f`.
-async fn by_days<T: serde::Serialize>(
-    ctx: &Ctx,
-    id: &str,
-    r: &Range,
-    f: impl Fn(&[derive::Sample], clock::civil::Date, clock::civil::Date, &derive::Options) -> T,
-) -> Response {
-    let (from, to) = match parse_range(r, MAX_DAYS) {
-        Ok(x) => x,
-        Err(e) => return e,
-    };
-    let (first, last) =
-        (clock::local_date(from), clock::local_date(to - clock::SignedDuration::from_secs(1)));
-    match samples(ctx, id, clock::day_start(first), clock::day_bounds(last).1).await {
-        Ok(s) => Json(f(&s, first, last, &derive::Options::default())).into_response(),
-        Err(e) => e,
-    }
-}
-
-async fn days(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    q: Result<Query<Range>, QueryRejection>,
-) -> Response {
-    let r = match staff_range(&ctx, &headers, q) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
-    by_days(&ctx, &id, &r, derive::days).await
-}
-
-async fn months(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    q: Result<Query<Range>, QueryRejection>,
-) -> Response {
-    let r = match staff_range(&ctx, &headers, q) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
-    by_days(&ctx, &id, &r, derive::months).await
-}
-
-async fn raw_upload(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path((id, seq)): Path<(String, u64)>,
-) -> Response {
-    if let Err(r) = staff(&ctx, &headers) {
-        return r;
-    }
-
-    match ctx.ingest.store.upload(&id, seq).await {
-        Ok(Some(u)) => Json(serde_json::json!({
-            "dongle": u.upload.dongle,
-            "seq": u.upload.seq,
-            "captured_at": u.upload.captured_at.to_string(),
-            "received_at": u.upload.received_at.to_string(),
-            "crc_ok": u.upload.crc_ok,
-            "telegram": u.upload.raw,
-        }))
-        .into_response(),
-        Ok(None) => err(StatusCode::NOT_FOUND, "not_found", format!("no upload {seq} of {id}")),
-        Err(e) => unavailable(e),
-    }
-}
-
-#[derive(Deserialize)]
-struct SlaQuery {
-    from: String,
-    to: String,
-    #[serde(default)]
-    dongle: Option<String>,
-    #[serde(default)]
-    count: supervision::sla::DayCount,
-}
-
-/// R-SLA-1/2 per dongle over the Brussels days `from..to` (half-open), from the receive times
-/// the store kept.
-async fn sla(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    q: Result<Query<SlaQuery>, QueryRejection>,
-) -> Response {
-    if let Err(r) = staff(&ctx, &headers) {
-        return r;
-    }
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => {
-            return err(
-                StatusCode::BAD_REQUEST,
-                "period_missing",
-                format!("{}; give from and to (dates), count=calendar|working", e.body_text()),
-            );
-        }
-    };
-    let (from, to) = match parse_range(&Range { from: q.from.clone(), to: q.to.clone() }, 400) {
-        Ok(x) => x,
-        Err(e) => return e,
-    };
-    let dongles: Vec<String> = match &q.dongle {
-        Some(d) => vec![d.clone()],
-        None => match ctx.ingest.store.dongles().await {
-            Ok(d) => d.into_iter().map(|d| d.id).collect(),
-            Err(e) => return unavailable(e),
-        },
-    };
-    let (first, last) =
-        (clock::local_date(from), clock::local_date(to - clock::SignedDuration::from_secs(1)));
-    let now = ctx.ingest.clock.now();
-    let gap = derive::Options::default().max_gap;
-    let margin = gap + clock::SignedDuration::from_secs(1);
-    let mut out = Vec::new();
-    for id in dongles {
-        let rows = match ctx
-            .ingest
-            .store
-            .samples(&id, clock::day_start(first) - margin, clock::day_bounds(last).1 + margin)
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => return unavailable(e),
-        };
-        let pairs: Vec<_> = rows.iter().map(|r| (r.captured_at, r.received_at)).collect();
-        let days = supervision::sla::day_deliveries(&pairs, first, last, gap);
-        let months = supervision::sla::month_deliveries(&days);
-        out.push(serde_json::json!({
-            "dongle": id,
-            "daily": supervision::sla::daily(&days, 5, q.count, now),
-            "monthly": supervision::sla::monthly(&months, 15, q.count, now),
-        }));
-    }
-    Json(out).into_response()
 }

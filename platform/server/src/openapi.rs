@@ -1,16 +1,36 @@
-//! The OpenAPI 3.1 document served at `/openapi.json`, built from one table whose request
-//! bodies are the handlers' own serde types (their JSON Schemas derived by `schemars`, so a
-//! renamed field changes the document too). A test checks that the table and the router list
-//! the same routes, so the document cannot drift.
+//! The OpenAPI 3.1 document served at `/openapi.json`, built from one table whose request and
+//! response bodies are `wire::api::v1`'s serde types (their JSON Schemas derived by
+//! `schemars`, so a renamed field changes the document too), and whose error responses list,
+//! per status, the [`Code`]s the route can answer. Tests check that the table and the router
+//! list the same routes, that every body has a schema, and that every example reads back
+//! into its type; the CI probes validate the examples and every live answer against the
+//! schemas with outside validators (jsonschema, schemathesis).
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
+use std::collections::{BTreeMap, BTreeSet};
+use wire::api::v1::{self as w, Code};
 
-/// The JSON Schema of a request body.
+/// The JSON Schema of a body.
 pub(crate) type BodySchema = fn(&mut SchemaGenerator) -> Schema;
 
-/// `T`'s schema, for [`Op::body`].
-pub(crate) fn body<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+/// `T`'s schema.
+pub(crate) fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
     g.subschema_for::<T>()
+}
+
+/// What a successful answer carries.
+#[derive(Clone, Copy)]
+pub(crate) enum Answer {
+    /// A JSON body of this schema.
+    Json(BodySchema),
+    /// JSON of this schema, or CSV with `format=csv`.
+    JsonOrCsv(BodySchema),
+    /// Server-sent events whose `sample` events carry JSON of this schema.
+    Events(BodySchema),
+    /// Text of a media type, described.
+    Text(&'static str, &'static str),
+    /// No body (204).
+    Empty,
 }
 
 /// What a query parameter holds.
@@ -43,7 +63,85 @@ pub(crate) struct Op {
     pub(crate) body: Option<BodySchema>,
     /// Success status.
     pub(crate) ok: u16,
+    /// The success answer.
+    pub(crate) answer: Answer,
+    /// The refusals particular to this route (those every route of its kind can answer,
+    /// such as 401 or a body's 400, are added by [`refusals`]).
+    pub(crate) errors: &'static [(u16, Code)],
 }
+
+/// A period's refusals.
+const PERIOD_ERRORS: &[(u16, Code)] = &[
+    (400, Code::PeriodMissing),
+    (422, Code::BadTime),
+    (422, Code::PeriodReversed),
+    (422, Code::PeriodTooLong),
+];
+
+/// What the registers can refuse a command for (every variant, with its status).
+const REGISTER_ERRORS: &[(u16, Code)] = &[
+    (404, Code::UnknownEsp),
+    (404, Code::UnknownPoint),
+    (404, Code::UnknownMandate),
+    (404, Code::UnknownConsent),
+    (404, Code::UnknownService),
+    (403, Code::Forbidden),
+    (403, Code::NotGridUser),
+    (409, Code::AlreadyDecided),
+    (409, Code::Duplicate),
+    (422, Code::EspNotActive),
+    (422, Code::InvalidPoint),
+    (422, Code::PeriodReversed),
+    (422, Code::TermsNotAccepted),
+    (422, Code::BackdateTooFar),
+    (422, Code::ScenarioIncomplete),
+    (422, Code::BadTime),
+    (422, Code::EanInvalidLength),
+    (422, Code::EanNotDigits),
+    (422, Code::EanCheckDigit),
+    (422, Code::KboInvalidLength),
+    (422, Code::KboNotDigits),
+    (422, Code::KboCheck),
+];
+
+/// A data route's refusals: the access decision's codes and the period's.
+const DATA_ERRORS: &[(u16, Code)] = &[
+    (404, Code::UnknownPoint),
+    (403, Code::NoMandate),
+    (403, Code::MandateNotApproved),
+    (403, Code::MandateExpired),
+    (403, Code::ScopeExcludesGranularity),
+    (403, Code::NoConsent),
+    (403, Code::OutsideOccupancy),
+    (403, Code::OutsidePeriod),
+    (403, Code::EspNotActive),
+    (403, Code::Forbidden),
+    (400, Code::PeriodMissing),
+    (422, Code::BadTime),
+    (422, Code::PeriodReversed),
+    (422, Code::PeriodTooLong),
+];
+
+/// The energy route's: a data route's, and its granularity and format.
+const ENERGY_ERRORS: &[(u16, Code)] = &[
+    (404, Code::UnknownPoint),
+    (403, Code::NoMandate),
+    (403, Code::MandateNotApproved),
+    (403, Code::MandateExpired),
+    (403, Code::ScopeExcludesGranularity),
+    (403, Code::NoConsent),
+    (403, Code::OutsideOccupancy),
+    (403, Code::OutsidePeriod),
+    (403, Code::EspNotActive),
+    (403, Code::Forbidden),
+    (400, Code::PeriodMissing),
+    (422, Code::BadTime),
+    (422, Code::PeriodReversed),
+    (422, Code::PeriodTooLong),
+    (400, Code::GranularityUnknown),
+    (400, Code::FormatUnknown),
+    (422, Code::GranularityNotForCommodity),
+];
 
 const PERIOD: &[Param] = &[
     (
@@ -87,6 +185,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<w::Health>),
+        errors: &[],
     },
     Op {
         method: "GET",
@@ -97,6 +197,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Text("text/plain", "Prometheus text exposition format 0.0.4"),
+        errors: &[],
     },
     Op {
         method: "GET",
@@ -107,6 +209,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Text("application/json", "this OpenAPI 3.1 document"),
+        errors: &[],
     },
     Op {
         method: "POST",
@@ -115,8 +219,15 @@ pub(crate) const OPS: &[Op] = &[
         summary: "A batch of HMAC-signed dongle uploads (R-NRT-2)",
         roles: &["dongle"],
         query: &[],
-        body: Some(body::<wire::ingest::v1::Batch>),
+        body: Some(schema::<wire::ingest::v1::Batch>),
         ok: 200,
+        answer: Answer::Json(schema::<wire::ingest::v1::Receipt>),
+        errors: &[
+            (400, Code::Malformed),
+            (422, Code::InvalidBody),
+            (413, Code::TooLarge),
+            (503, Code::Unavailable),
+        ],
     },
     Op {
         method: "POST",
@@ -125,8 +236,18 @@ pub(crate) const OPS: &[Op] = &[
         summary: "AMR quarter hours from the head-end (R-DAT-2)",
         roles: &["head-end"],
         query: &[],
-        body: Some(body::<wire::ingest::v1::AmrBatch>),
+        body: Some(schema::<wire::ingest::v1::AmrBatch>),
         ok: 200,
+        answer: Answer::Json(schema::<w::AmrStored>),
+        errors: &[
+            (401, Code::Unauthorized),
+            (400, Code::Malformed),
+            (422, Code::InvalidBody),
+            (422, Code::MeterMismatch),
+            (422, Code::NotAQuarter),
+            (413, Code::TooLarge),
+            (503, Code::Unavailable),
+        ],
     },
     Op {
         method: "POST",
@@ -135,8 +256,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Register a dongle with its key, meter and interval (R-NRT-10)",
         roles: &["admin", "operator"],
         query: &[],
-        body: Some(body::<crate::http::NewDongle>),
+        body: Some(schema::<w::NewDongle>),
         ok: 201,
+        answer: Answer::Json(schema::<w::DongleRegistered>),
+        errors: &[(422, Code::BadDongleId), (422, Code::BadKey)],
     },
     Op {
         method: "GET",
@@ -147,6 +270,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::DongleStatus>>),
+        errors: &[],
     },
     Op {
         method: "GET",
@@ -157,6 +282,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::Incident>>),
+        errors: &[],
     },
     Op {
         method: "POST",
@@ -165,8 +292,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Add a note to an incident",
         roles: &["admin", "operator"],
         query: &[],
-        body: Some(body::<crate::http::Note>),
+        body: Some(schema::<w::NewNote>),
         ok: 204,
+        answer: Answer::Empty,
+        errors: &[(404, Code::NoIncident)],
     },
     Op {
         method: "GET",
@@ -177,6 +306,8 @@ pub(crate) const OPS: &[Op] = &[
         query: PERIOD,
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<w::Kpis>),
+        errors: PERIOD_ERRORS,
     },
     Op {
         method: "GET",
@@ -197,6 +328,8 @@ pub(crate) const OPS: &[Op] = &[
         ],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::DongleSla>>),
+        errors: PERIOD_ERRORS,
     },
     Op {
         method: "GET",
@@ -207,6 +340,8 @@ pub(crate) const OPS: &[Op] = &[
         query: PERIOD,
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::Interval>>),
+        errors: PERIOD_ERRORS,
     },
     Op {
         method: "GET",
@@ -217,6 +352,8 @@ pub(crate) const OPS: &[Op] = &[
         query: PERIOD,
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::DayVolume>>),
+        errors: PERIOD_ERRORS,
     },
     Op {
         method: "GET",
@@ -227,6 +364,8 @@ pub(crate) const OPS: &[Op] = &[
         query: PERIOD,
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::MonthFigures>>),
+        errors: PERIOD_ERRORS,
     },
     Op {
         method: "GET",
@@ -237,6 +376,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<w::StoredUpload>),
+        errors: &[(404, Code::NoUpload)],
     },
     Op {
         method: "POST",
@@ -245,8 +386,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Issue a token for a party (stored hashed)",
         roles: &["admin"],
         query: &[],
-        body: Some(body::<crate::api::NewToken>),
+        body: Some(schema::<w::NewToken>),
         ok: 201,
+        answer: Answer::Json(schema::<w::TokenIssued>),
+        errors: &[],
     },
     Op {
         method: "POST",
@@ -255,8 +398,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Onboard an ESP: contract, API token, webhook secret (R-ACC-4)",
         roles: &["admin"],
         query: &[],
-        body: Some(body::<crate::api::NewEsp>),
+        body: Some(schema::<w::NewEsp>),
         ok: 201,
+        answer: Answer::Json(schema::<w::EspOnboarded>),
+        errors: &[(409, Code::EspExists)],
     },
     Op {
         method: "POST",
@@ -265,8 +410,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Issue an ESP a new API token (old ones stop at once) and/or webhook secret; repairs a half-onboarded ESP",
         roles: &["admin"],
         query: &[],
-        body: Some(body::<crate::api::Rotate>),
+        body: Some(schema::<w::Rotate>),
         ok: 201,
+        answer: Answer::Json(schema::<w::CredentialsIssued>),
+        errors: &[(404, Code::UnknownEsp), (422, Code::NothingToRotate)],
     },
     Op {
         method: "POST",
@@ -275,8 +422,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Register an access point, its data service points and grid user",
         roles: &["admin"],
         query: &[],
-        body: Some(body::<crate::api::NewPoint>),
+        body: Some(schema::<w::NewPoint>),
         ok: 201,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: REGISTER_ERRORS,
     },
     Op {
         method: "POST",
@@ -285,8 +434,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Link a dongle to a meter and data service point (R-NRT-10)",
         roles: &["admin", "operator"],
         query: &[],
-        body: Some(body::<crate::api::NewLink>),
+        body: Some(schema::<w::NewLink>),
         ok: 201,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: REGISTER_ERRORS,
     },
     Op {
         method: "POST",
@@ -295,8 +446,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Apply a market scenario: SS, CS, CCSS, MI, MO, MOZA, EOC, DROP (R-MAN-5, R-NRT-7)",
         roles: &["admin"],
         query: &[],
-        body: Some(body::<crate::api::NewScenario>),
+        body: Some(schema::<w::NewScenario>),
         ok: 201,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: REGISTER_ERRORS,
     },
     Op {
         method: "POST",
@@ -305,8 +458,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Declare or end an unplanned outage (R-SLA-3)",
         roles: &["admin"],
         query: &[],
-        body: Some(body::<crate::api::Outage>),
+        body: Some(schema::<w::Outage>),
         ok: 200,
+        answer: Answer::Json(schema::<w::OutageState>),
+        errors: &[],
     },
     Op {
         method: "GET",
@@ -320,6 +475,8 @@ pub(crate) const OPS: &[Op] = &[
         ],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::AccessEntry>>),
+        errors: &[],
     },
     Op {
         method: "GET",
@@ -330,6 +487,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<w::RegistersView>),
+        errors: &[],
     },
     Op {
         method: "GET",
@@ -340,6 +499,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::Delivery>>),
+        errors: &[],
     },
     Op {
         method: "POST",
@@ -348,8 +509,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Grant a mandate through the ESP's step-plan link (R-MAN-2, R-MAN-7)",
         roles: &["grid-user"],
         query: &[],
-        body: Some(body::<crate::api::MandateRequest>),
+        body: Some(schema::<w::MandateRequest>),
         ok: 201,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: REGISTER_ERRORS,
     },
     Op {
         method: "POST",
@@ -360,6 +523,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: REGISTER_ERRORS,
     },
     Op {
         method: "POST",
@@ -370,6 +535,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: REGISTER_ERRORS,
     },
     Op {
         method: "POST",
@@ -380,6 +547,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: REGISTER_ERRORS,
     },
     Op {
         method: "POST",
@@ -388,8 +557,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Accept the terms for NRT data collection (R-NRT-5)",
         roles: &["grid-user"],
         query: &[],
-        body: Some(body::<crate::api::Terms>),
+        body: Some(schema::<w::Terms>),
         ok: 200,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: REGISTER_ERRORS,
     },
     Op {
         method: "POST",
@@ -398,8 +569,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Consent to an ESP service from the catalogue (R-NRT-5, R-NRT-8)",
         roles: &["grid-user"],
         query: &[],
-        body: Some(body::<crate::api::NewConsent>),
+        body: Some(schema::<w::NewConsent>),
         ok: 201,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: REGISTER_ERRORS,
     },
     Op {
         method: "POST",
@@ -410,6 +583,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: REGISTER_ERRORS,
     },
     Op {
         method: "GET",
@@ -420,6 +595,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<w::PointRegisters>),
+        errors: &[(404, Code::UnknownPoint)],
     },
     Op {
         method: "GET",
@@ -430,6 +607,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::AccessEntry>>),
+        errors: &[(404, Code::UnknownPoint)],
     },
     Op {
         method: "GET",
@@ -440,6 +619,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::PartyWithAccess>>),
+        errors: &[(404, Code::UnknownPoint)],
     },
     Op {
         method: "GET",
@@ -450,6 +631,8 @@ pub(crate) const OPS: &[Op] = &[
         query: ENERGY,
         body: None,
         ok: 200,
+        answer: Answer::JsonOrCsv(schema::<w::Energy>),
+        errors: ENERGY_ERRORS,
     },
     Op {
         method: "GET",
@@ -460,6 +643,8 @@ pub(crate) const OPS: &[Op] = &[
         query: PERIOD,
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<w::Months>),
+        errors: DATA_ERRORS,
     },
     Op {
         method: "GET",
@@ -470,6 +655,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Events(schema::<w::LiveSample>),
+        errors: DATA_ERRORS,
     },
     Op {
         method: "POST",
@@ -478,8 +665,10 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Mandate status of many data service points (R-MAN-8)",
         roles: &["esp"],
         query: &[],
-        body: Some(body::<crate::api::StatusRequest>),
+        body: Some(schema::<w::StatusRequest>),
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::PointStatus>>),
+        errors: &[(422, Code::TooManyPoints)],
     },
     Op {
         method: "GET",
@@ -490,6 +679,8 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::Mandate>>),
+        errors: &[],
     },
     Op {
         method: "GET",
@@ -500,64 +691,9 @@ pub(crate) const OPS: &[Op] = &[
         query: &[],
         body: None,
         ok: 200,
+        answer: Answer::Json(schema::<Vec<w::Delivery>>),
+        errors: &[],
     },
-];
-
-/// Error codes a client can rely on, with their meaning.
-pub(crate) const ERROR_CODES: &[(&str, &str)] = &[
-    ("unauthorized", "no or unknown bearer token"),
-    ("forbidden_role", "the token's role may not use this operation or point"),
-    ("rate_limited", "too many requests; see Retry-After"),
-    ("unplanned_outage", "the service is (partly) unavailable; see Retry-After (R-SLA-3)"),
-    ("unavailable", "the store failed; retry"),
-    ("nul_character", "a path (404), query or body (422) holds a NUL character"),
-    ("bad_dongle_id", "the dongle id is empty"),
-    ("malformed", "the body is not JSON, or an upload's text holds a NUL character"),
-    (
-        "invalid_body",
-        "the body is JSON of the wrong shape or breaks a rule (a check digit, an unknown value)",
-    ),
-    ("unsupported_media_type", "send Content-Type: application/json"),
-    ("bad_time", "a time could not be read"),
-    ("period_missing", "from/to missing"),
-    ("period_reversed", "to is not after from"),
-    ("period_too_long", "the period exceeds the maximum for the granularity"),
-    ("granularity_unknown", "granularity is not day, quarter-hour or hour"),
-    ("granularity_not_for_commodity", "quarter hours are electricity, hours gas"),
-    ("format_unknown", "format is not json or csv"),
-    ("ean_invalid_length", "an EAN has 18 digits"),
-    ("ean_not_digits", "an EAN is digits only"),
-    ("ean_check_digit", "the EAN's GS1 check digit is wrong"),
-    ("kbo_invalid_length", "a KBO number has 10 digits"),
-    ("kbo_not_digits", "a KBO number is digits (dots and BE allowed)"),
-    ("kbo_check", "the KBO number's mod-97 check fails"),
-    ("unknown_point", "no such data service point"),
-    ("no_mandate", "no approved mandate of yours covers this point"),
-    ("mandate_not_approved", "the mandate is not approved (yet)"),
-    ("mandate_expired", "the mandate passed its three years (R-MAN-1)"),
-    ("scope_excludes_granularity", "the mandate covers day data only (R-MAN-2)"),
-    ("no_consent", "no live NRT consent for this point"),
-    ("outside_occupancy", "the period is outside your occupancy of the point (R-NRT-7)"),
-    ("esp_not_active", "your data-access contract is not active"),
-    ("outside_period", "a mandate or consent exists but covers none of the period asked"),
-    ("esp_exists", "the ESP is onboarded already: rotate its credentials instead"),
-    ("nothing_to_rotate", "a credentials request that asks for neither token nor webhook secret"),
-    ("bad_request", "the path or query could not be read"),
-    ("not_found", "no such route"),
-    ("method_not_allowed", "the route does not take that method"),
-    ("too_large", "the body is larger than the limit"),
-    ("internal", "the platform failed; the answer carries a request_id to quote"),
-    ("unknown_esp", "no ESP with that KBO number"),
-    ("unknown_mandate", "no such mandate"),
-    ("unknown_consent", "no such consent"),
-    ("already_decided", "the mandate was approved, rejected or ended already"),
-    ("not_grid_user", "you are not the grid user of that point"),
-    ("terms_not_accepted", "accept the terms for the access point first (R-NRT-5)"),
-    (
-        "forbidden",
-        "the registers refuse this party the action (e.g. an ESP ending a mandate, R-MAN-4)",
-    ),
-    ("duplicate", "the same grant exists already"),
 ];
 
 /// The schema of a path parameter of `path`, by its name.
@@ -566,8 +702,7 @@ fn path_param(path: &str, name: &str, g: &mut SchemaGenerator) -> serde_json::Va
         "ean" => g.subschema_for::<domain::Ean>(),
         "kbo" => g.subschema_for::<domain::Kbo>(),
         // Sequence and incident numbers: what a JSON number holds exactly.
-        "seq" => integer(),
-        "id" if path.contains("/incidents/") => integer(),
+        _ if integer_param(path, name) => integer(),
         _ => schemars::json_schema!({ "type": "string", "minLength": 1 }),
     };
     serde_json::to_value(schema).unwrap_or_default()
@@ -589,16 +724,107 @@ fn query_param(kind: Kind) -> serde_json::Value {
     }
 }
 
-/// Every status an operation can answer besides its success: each is an error body with a
-/// stable code.
-const ERROR_STATUSES: [&str; 10] =
-    ["400", "401", "403", "404", "409", "413", "415", "422", "429", "503"];
+/// Every refusal an operation can answer, by status: its own ([`Op::errors`]) and those of
+/// its kind (the edge's 401 and NUL checks, a body's 400/415/422, a path's 404, a data
+/// route's outage).
+pub(crate) fn refusals(op: &Op) -> BTreeMap<u16, BTreeSet<Code>> {
+    let mut m: BTreeMap<u16, BTreeSet<Code>> = BTreeMap::new();
+    let mut add = |status: u16, code: Code| {
+        m.entry(status).or_default().insert(code);
+    };
+    for (status, code) in op.errors {
+        add(*status, *code);
+    }
+    add(500, Code::Internal);
+    let api = op.path.starts_with("/api/") && !op.path.starts_with("/api/ingest/");
+    if api {
+        add(401, Code::Unauthorized);
+        add(403, Code::ForbiddenRole);
+        add(503, Code::Unavailable);
+        if op.roles.iter().any(|r| !matches!(*r, "admin" | "operator")) {
+            add(429, Code::RateLimited);
+        }
+    }
+    // The data routes, refused during an unplanned outage (R-SLA-3).
+    let data = op.path.starts_with("/api/esp/") && !op.path.ends_with("/deliveries");
+    if data {
+        add(503, Code::UnplannedOutage);
+    }
+    for name in path_params(op.path) {
+        add(404, Code::NotFound);
+        add(404, Code::NulCharacter);
+        match name {
+            "ean" => EAN.iter().for_each(|c| add(404, *c)),
+            "kbo" => KBO.iter().for_each(|c| add(404, *c)),
+            _ if integer_param(op.path, name) => add(400, Code::BadRequest),
+            _ => (),
+        }
+    }
+    if !op.query.is_empty() {
+        add(400, Code::BadRequest);
+        add(422, Code::NulCharacter);
+    }
+    if op.query.iter().any(|q| matches!(q.3, Kind::Ean)) {
+        EAN.iter().for_each(|c| add(422, *c));
+    }
+    if op.body.is_some() {
+        add(400, Code::Malformed);
+        add(413, Code::TooLarge);
+        add(415, Code::UnsupportedMediaType);
+        add(422, Code::InvalidBody);
+        add(422, Code::NulCharacter);
+    }
+    m
+}
+
+const EAN: [Code; 3] = [Code::EanInvalidLength, Code::EanNotDigits, Code::EanCheckDigit];
+const KBO: [Code; 3] = [Code::KboInvalidLength, Code::KboNotDigits, Code::KboCheck];
+
+fn path_params(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+}
+
+/// Sequence and incident numbers.
+fn integer_param(path: &str, name: &str) -> bool {
+    name == "seq" || (name == "id" && path.contains("/incidents/"))
+}
+
+fn answer_json(answer: Answer, ok: u16, g: &mut SchemaGenerator) -> serde_json::Value {
+    let json =
+        |f: BodySchema, g: &mut SchemaGenerator| serde_json::to_value(f(g)).unwrap_or_default();
+    match answer {
+        Answer::Json(f) => serde_json::json!({
+            "description": "success",
+            "content": { "application/json": { "schema": json(f, g) } },
+        }),
+        Answer::JsonOrCsv(f) => serde_json::json!({
+            "description": "success: JSON, or CSV with format=csv (start,end,offtake_kwh,injection_kwh,quality)",
+            "content": {
+                "application/json": { "schema": json(f, g) },
+                "text/csv": { "schema": { "type": "string" } },
+            },
+        }),
+        Answer::Events(f) => serde_json::json!({
+            "description": format!(
+                "server-sent events: `sample` events whose data is {}, and a last `revoked` event when access ends",
+                "the schema x-event-data gives"
+            ),
+            "content": { "text/event-stream": { "schema": { "type": "string" } } },
+            "x-event-data": json(f, g),
+        }),
+        Answer::Text(media, what) => serde_json::json!({
+            "description": what,
+            "content": { media: { "schema": if media == "application/json" { serde_json::json!({ "type": "object" }) } else { serde_json::json!({ "type": "string" }) } } },
+        }),
+        Answer::Empty => {
+            debug_assert_eq!(ok, 204);
+            serde_json::json!({ "description": "done; no body" })
+        }
+    }
+}
 
 fn op_json(op: &Op, g: &mut SchemaGenerator) -> serde_json::Value {
-    let mut params: Vec<serde_json::Value> = op
-        .path
-        .split('/')
-        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+    let mut params: Vec<serde_json::Value> = path_params(op.path)
         .map(|name| {
             let schema = path_param(op.path, name, g);
             serde_json::json!({ "name": name, "in": "path", "required": true, "schema": schema })
@@ -611,25 +837,39 @@ fn op_json(op: &Op, g: &mut SchemaGenerator) -> serde_json::Value {
         })
     }));
     let mut responses = serde_json::Map::new();
-    responses.insert(op.ok.to_string(), serde_json::json!({ "description": "success" }));
-    let error = serde_json::json!({
-        "description": "error with a stable code (see x-error-codes)",
-        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } },
-    });
-    // Ingest answers a refused upload with its receipt (what was stored, what was refused).
-    let error = if op.path == "/api/ingest/v1/uploads" {
-        serde_json::json!({
-            "description": "an error with a stable code, or the batch's receipt listing the refused uploads",
-            "content": { "application/json": { "schema": { "anyOf": [
-                { "$ref": "#/components/schemas/ApiError" },
-                serde_json::to_value(g.subschema_for::<wire::ingest::v1::Receipt>()).unwrap_or_default(),
-            ] } } },
-        })
-    } else {
-        error
-    };
-    for code in ERROR_STATUSES {
-        responses.insert(code.into(), error.clone());
+    responses.insert(op.ok.to_string(), answer_json(op.answer, op.ok, g));
+    let receipt =
+        serde_json::to_value(g.subschema_for::<wire::ingest::v1::Receipt>()).unwrap_or_default();
+    for (status, codes) in refusals(op) {
+        let names: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+        let error = serde_json::json!({ "allOf": [
+            { "$ref": "#/components/schemas/ApiError" },
+            { "properties": { "code": { "enum": names } } },
+        ] });
+        // Ingest answers a refused upload with its receipt (what was stored, what was refused).
+        let schema = if op.path == "/api/ingest/v1/uploads" {
+            serde_json::json!({ "anyOf": [error, receipt] })
+        } else {
+            error
+        };
+        responses.insert(
+            status.to_string(),
+            serde_json::json!({
+                "description": format!("refused: {}", names.join(", ")),
+                "content": { "application/json": { "schema": schema } },
+            }),
+        );
+    }
+    if op.path == "/api/ingest/v1/uploads" {
+        for status in ["401", "409"] {
+            responses.insert(
+                status.into(),
+                serde_json::json!({
+                    "description": "the batch's receipt: what was stored and what was refused (unknown_dongle, bad_signature: 401; replay, conflict: 409)",
+                    "content": { "application/json": { "schema": receipt } },
+                }),
+            );
+        }
     }
     let mut v = serde_json::json!({
         "summary": op.summary,
@@ -658,7 +898,7 @@ pub(crate) fn document() -> serde_json::Value {
     let mut g = schemars::generate::SchemaSettings::draft2020_12()
         .with(|s| s.definitions_path = "/components/schemas".into())
         .into_generator();
-    g.subschema_for::<wire::ApiError>();
+    g.subschema_for::<w::ApiError>();
     let mut paths = serde_json::Map::new();
     for op in OPS {
         let entry = paths.entry(op.path).or_insert_with(|| serde_json::json!({}));
@@ -670,14 +910,14 @@ pub(crate) fn document() -> serde_json::Value {
         "info": {
             "title": "meterlab reference data platform",
             "version": "1",
-            "description": "Ingest, registers (mandates, NRT consents, market scenarios), the ESP API and the access register. Periods are half-open [from, to) in Europe/Brussels; every refusal is recorded in the access register. Errors: 400 a body or parameter that cannot be read, 422 one that breaks a rule no schema can hold (a check digit, a reversed period), 404 a path that names nothing (or nothing of yours).",
+            "description": "Ingest, registers (mandates, NRT consents, market scenarios), the ESP API and the access register. Periods are half-open [from, to) in Europe/Brussels; every refusal is recorded in the access register. Errors: 400 a body or parameter that cannot be read, 422 one that breaks a rule no schema can hold (a check digit, a reversed period), 404 a path that names nothing (or nothing of yours). Each error response lists the codes it can carry; x-error-codes says what each means.",
         },
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "schemas": schemas,
         },
-        "x-error-codes": ERROR_CODES.iter().map(|(c, m)| (c.to_string(), serde_json::Value::from(*m))).collect::<serde_json::Map<_, _>>(),
+        "x-error-codes": Code::ALL.iter().map(|c| (c.as_str().to_owned(), serde_json::Value::from(c.meaning()))).collect::<serde_json::Map<_, _>>(),
     })
 }
 
@@ -755,5 +995,42 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_answer_has_a_schema_and_every_refusal_its_codes() {
+        let doc = super::document();
+        for op in super::OPS {
+            let v = &doc["paths"][op.path][op.method.to_lowercase()]["responses"];
+            let ok = &v[op.ok.to_string()];
+            let json = &ok["content"]["application/json"]["schema"];
+            match op.answer {
+                super::Answer::Json(_) | super::Answer::JsonOrCsv(_) => assert!(
+                    json.get("$ref").is_some() || json.get("type").is_some_and(|t| t != "object"),
+                    "{} {}: the answer has no schema: {ok}",
+                    op.method,
+                    op.path
+                ),
+                super::Answer::Events(_) => assert!(ok["x-event-data"].is_object()),
+                super::Answer::Text(..) | super::Answer::Empty => (),
+            }
+            for (status, r) in v.as_object().unwrap().iter().filter(|(s, _)| s.as_str() >= "400") {
+                let text = r.to_string();
+                assert!(
+                    text.contains("ApiError") || text.contains("Receipt"),
+                    "{} {} {status}: no error schema",
+                    op.method,
+                    op.path
+                );
+            }
+            assert!(v.get("500").is_some(), "{} {}", op.method, op.path);
+        }
+    }
+
+    #[test]
+    fn a_route_without_an_answer_schema_is_caught() {
+        // The check above must be able to fail: a JSON answer documented as a bare object.
+        let bare = serde_json::json!({ "type": "object" });
+        assert!(!(bare.get("$ref").is_some() || bare.get("type").is_some_and(|t| t != "object")));
     }
 }

@@ -3,32 +3,15 @@
 //!
 //! - [`ingest::v1`]: what a dongle uploads (the same payload over MQTT and REST), and what a
 //!   head-end sends for AMR meters.
-//! - [`ApiError`]: every 4xx/5xx body: a stable `code` and a human `message`.
+//! - [`api::v1`]: every request and response body of the HTTP API, and [`ApiError`], every
+//!   4xx/5xx body: a stable [`Code`] and a human `message`.
 #![deny(missing_docs)]
 
-use serde::{Deserialize, Serialize};
-
+pub mod api;
 pub mod ingest;
+pub mod lab;
 
-/// An error body. `code` is stable and documented; `message` says what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ApiError {
-    /// Stable machine-readable code (`bad_signature`, `unknown_dongle`, …).
-    pub code: String,
-    /// What went wrong and what to do about it.
-    pub message: String,
-    /// On a 5xx: the request id the platform's log names the cause under (also in the
-    /// `X-Request-Id` header), to quote when reporting it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-}
-
-impl ApiError {
-    /// An error body.
-    pub fn new(code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { code: code.to_owned(), message: message.into(), request_id: None }
-    }
-}
+pub use api::v1::{ApiError, Code};
 
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {

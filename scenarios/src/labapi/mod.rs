@@ -42,12 +42,12 @@ use booking::{AgreementId, BookingError, LeadTime, SlotId};
 use clock::{Clock, SignedDuration, Timestamp};
 use live::{FaultKind, MeterWatch};
 use scenarios::access::AccessClient;
-use serde::Deserialize;
-use snapshot::{AccessDoc, DongleDoc, IncidentDoc, KpisDoc, RegistersDoc, SlaDoc};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tui::Snapshot;
 use tui::model::Sla;
+use wire::api::v1 as w;
+use wire::lab::v1 as lab;
 
 /// Who the ledger's audit log names for bookings made through the lab API.
 const OPERATOR: &str = "lab console";
@@ -75,11 +75,11 @@ pub(crate) struct LabApi {
 type Refusal = (StatusCode, &'static str, String);
 
 fn refusal(r: Refusal) -> Response {
-    (r.0, Json(wire::ApiError::new(r.1, r.2))).into_response()
+    (r.0, Json(lab::LabError { code: r.1.to_owned(), message: r.2 })).into_response()
 }
 
 fn ok(status: StatusCode, message: String) -> Response {
-    (status, Json(serde_json::json!({ "message": message }))).into_response()
+    (status, Json(lab::Message { message })).into_response()
 }
 
 impl LabApi {
@@ -135,13 +135,13 @@ impl LabApi {
     async fn post(
         &self,
         path: &str,
-        body: serde_json::Value,
+        body: &impl serde::Serialize,
     ) -> Result<(u16, serde_json::Value), String> {
         let r = self
             .http
             .post(format!("{}{path}", self.api))
             .bearer_auth(&self.token)
-            .json(&body)
+            .json(body)
             .send()
             .await
             .map_err(|e| format!("POST {path}: {e}"))?;
@@ -160,7 +160,7 @@ impl LabApi {
         let from = clock::local_date(now - SignedDuration::from_hours(48));
         let to = clock::local_date(now + SignedDuration::from_hours(24));
         let path = format!("/api/admin/v1/sla?from={from}&to={to}");
-        if let Ok(docs) = self.get::<Vec<SlaDoc>>(&path).await {
+        if let Ok(docs) = self.get::<Vec<w::DongleSla>>(&path).await {
             let figures = snapshot::sla(&docs, &|d| self.rig_of(d));
             *self.sla.lock().unwrap_or_else(|e| e.into_inner()) = Some(figures);
         }
@@ -184,11 +184,11 @@ impl LabApi {
         let hour_ago = now - SignedDuration::from_hours(1);
         let kpi_path = format!("/api/admin/v1/kpis?from={hour_ago}&to={now}");
         let (dongles, kpis, incidents, registers, access) = tokio::join!(
-            self.get::<Vec<DongleDoc>>("/api/admin/v1/dongles"),
-            self.get::<KpisDoc>(&kpi_path),
-            self.get::<Vec<IncidentDoc>>("/api/admin/v1/incidents"),
-            self.get::<RegistersDoc>("/api/admin/v1/registers"),
-            self.get::<Vec<AccessDoc>>("/api/admin/v1/access-log"),
+            self.get::<Vec<w::DongleStatus>>("/api/admin/v1/dongles"),
+            self.get::<w::Kpis>(&kpi_path),
+            self.get::<Vec<w::Incident>>("/api/admin/v1/incidents"),
+            self.get::<w::RegistersView>("/api/admin/v1/registers"),
+            self.get::<Vec<w::AccessEntry>>("/api/admin/v1/access-log"),
         );
         let dongles = take(dongles, &mut problems);
         let kpis = take(kpis, &mut problems);
@@ -213,7 +213,7 @@ impl LabApi {
         }
     }
 
-    async fn book(&self, b: BookBody) -> Result<String, Refusal> {
+    async fn book(&self, b: lab::Book) -> Result<String, Refusal> {
         let now = self.clock.now();
         let start = clock::parse_date_or_time(&b.start).map_err(|e| {
             (
@@ -246,7 +246,7 @@ impl LabApi {
         ))
     }
 
-    async fn cancel(&self, slot: &str, b: CancelBody) -> Result<String, Refusal> {
+    async fn cancel(&self, slot: &str, b: lab::Cancel) -> Result<String, Refusal> {
         let now = self.clock.now();
         let slot = slot.parse::<u64>().map(SlotId).map_err(|_| {
             (StatusCode::BAD_REQUEST, "bad_slot", format!("{slot} is not a slot number"))
@@ -269,7 +269,7 @@ impl LabApi {
         Ok(format!("slot {} on {} cancelled; the time is free again", s.id.0, s.rig))
     }
 
-    fn fault(&self, b: &FaultBody) -> Result<String, Refusal> {
+    fn fault(&self, b: &lab::Fault) -> Result<String, Refusal> {
         let kind = FaultKind::parse(&b.fault).ok_or_else(|| {
             (
                 StatusCode::BAD_REQUEST,
@@ -297,7 +297,7 @@ impl LabApi {
     }
 
     async fn revoke(&self, id: &str) -> Result<String, Refusal> {
-        let reg: RegistersDoc = self.get("/api/admin/v1/registers").await.map_err(upstream)?;
+        let reg: w::RegistersView = self.get("/api/admin/v1/registers").await.map_err(upstream)?;
         let Some(c) = reg.points.iter().flat_map(|p| &p.consents).find(|c| c.id == id) else {
             return Err((StatusCode::NOT_FOUND, "unknown_consent", format!("no consent {id}")));
         };
@@ -312,7 +312,7 @@ impl LabApi {
             .access
             .lock()
             .await
-            .revoke_consent(&c.grid_user, id)
+            .revoke_consent(&c.grid_user.0, id)
             .await
             .map_err(|e| upstream(format!("{e:#}")))?;
         if answer.status >= 300 {
@@ -325,7 +325,7 @@ impl LabApi {
         ))
     }
 
-    async fn market(&self, b: &MarketBody) -> Result<String, Refusal> {
+    async fn market(&self, b: &lab::Market) -> Result<String, Refusal> {
         const KINDS: [&str; 8] = ["SS", "CS", "CCSS", "MI", "MO", "MOZA", "EOC", "DROP"];
         let kind = b.kind.trim().to_uppercase();
         if !KINDS.contains(&kind.as_str()) {
@@ -335,9 +335,10 @@ impl LabApi {
                 format!("no market scenario {}: use one of {}", b.kind, KINDS.join(", ")),
             ));
         }
-        let reg: RegistersDoc = self.get("/api/admin/v1/registers").await.map_err(upstream)?;
+        let reg: w::RegistersView = self.get("/api/admin/v1/registers").await.map_err(upstream)?;
         let Some(p) = reg.points.iter().find(|p| {
-            p.access_point.ean == b.point || p.access_point.data_service_points.contains(&b.point)
+            p.access_point.ean.as_str() == b.point
+                || p.access_point.data_service_points.iter().any(|d| d.as_str() == b.point)
         }) else {
             return Err((
                 StatusCode::NOT_FOUND,
@@ -352,10 +353,14 @@ impl LabApi {
         let (status, body) = self
             .post(
                 "/api/admin/v1/market-scenarios",
-                serde_json::json!({
-                    "access_point": p.access_point.ean, "kind": kind, "effective": now,
-                    "new_grid_user": new_user, "new_supplier": new_supplier,
-                }),
+                &w::NewScenario {
+                    access_point: p.access_point.ean.to_string(),
+                    kind: serde_json::from_value(serde_json::Value::String(kind.clone()))
+                        .map_err(|e| upstream(format!("scenario {kind}: {e}")))?,
+                    effective: now.to_string(),
+                    new_grid_user: new_user.clone().map(domain::GridUserId),
+                    new_supplier: new_supplier.clone().map(domain::SupplierId),
+                },
             )
             .await
             .map_err(upstream)?;
@@ -385,13 +390,12 @@ fn take<T: Default>(r: Result<T, String>, problems: &mut Vec<String>) -> T {
 /// that holder valid now).
 fn find_agreement(
     ledger: &booking::Ledger,
-    a: &serde_json::Value,
+    a: &lab::AgreementRef,
     now: Timestamp,
 ) -> Result<AgreementId, Refusal> {
     let text = match a {
-        serde_json::Value::Number(n) => n.to_string(),
-        serde_json::Value::String(s) => s.trim().to_owned(),
-        _ => String::new(),
+        lab::AgreementRef::Id(n) => n.to_string(),
+        lab::AgreementRef::Holder(s) => s.trim().to_owned(),
     };
     let found = match text.parse::<u64>() {
         Ok(n) => ledger.agreement(AgreementId(n)).map(|a| a.id),
@@ -456,46 +460,6 @@ fn platform_refusal(status: u16, body: &serde_json::Value) -> Refusal {
     (status, code, message)
 }
 
-#[derive(Deserialize)]
-struct BookBody {
-    rig: String,
-    start: String,
-    agreement: serde_json::Value,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    waive_lead_time: bool,
-}
-
-#[derive(Deserialize, Default)]
-struct CancelBody {
-    #[serde(default)]
-    agreement: Option<serde_json::Value>,
-    #[serde(default)]
-    code: Option<String>,
-    /// Without the holder's code, the operator must say why (kept in the audit log).
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct FaultBody {
-    dongle: String,
-    fault: String,
-}
-
-#[derive(Deserialize)]
-struct MarketBody {
-    point: String,
-    kind: String,
-}
-
-#[derive(Deserialize, Default)]
-struct RunBody {
-    #[serde(default)]
-    tags: String,
-}
-
 type Lab = State<Arc<LabApi>>;
 
 /// Every route needs the admin token.
@@ -537,7 +501,7 @@ async fn get_snapshot(State(lab): Lab, headers: HeaderMap) -> Response {
 async fn post_slot(
     State(lab): Lab,
     headers: HeaderMap,
-    b: Result<Json<BookBody>, JsonRejection>,
+    b: Result<Json<lab::Book>, JsonRejection>,
 ) -> Response {
     if let Err(r) = authorized(&lab, &headers) {
         return r;
@@ -559,7 +523,7 @@ async fn post_cancel(
         return r;
     }
     let b = if raw.iter().all(u8::is_ascii_whitespace) {
-        CancelBody::default()
+        lab::Cancel::default()
     } else {
         match serde_json::from_slice(&raw) {
             Ok(b) => b,
@@ -578,7 +542,7 @@ async fn post_cancel(
 async fn post_fault(
     State(lab): Lab,
     headers: HeaderMap,
-    b: Result<Json<FaultBody>, JsonRejection>,
+    b: Result<Json<lab::Fault>, JsonRejection>,
 ) -> Response {
     if let Err(r) = authorized(&lab, &headers) {
         return r;
@@ -599,7 +563,7 @@ async fn post_revoke(State(lab): Lab, headers: HeaderMap, Path(id): Path<String>
 async fn post_market(
     State(lab): Lab,
     headers: HeaderMap,
-    b: Result<Json<MarketBody>, JsonRejection>,
+    b: Result<Json<lab::Market>, JsonRejection>,
 ) -> Response {
     if let Err(r) = authorized(&lab, &headers) {
         return r;
@@ -614,8 +578,8 @@ async fn post_run(State(lab): Lab, headers: HeaderMap, raw: Bytes) -> Response {
     if let Err(r) = authorized(&lab, &headers) {
         return r;
     }
-    let b: RunBody = if raw.iter().all(u8::is_ascii_whitespace) {
-        RunBody::default()
+    let b: lab::Run = if raw.iter().all(u8::is_ascii_whitespace) {
+        lab::Run::default()
     } else {
         match serde_json::from_slice(&raw) {
             Ok(b) => b,

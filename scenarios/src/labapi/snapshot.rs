@@ -1,156 +1,16 @@
 //! The console's [`Snapshot`], assembled from the booking ledger, the meters' watches and the
-//! platform's admin API answers. Everything here is pure: the documents come in already
-//! fetched (their shapes mirror the platform's JSON, only the fields the console shows).
+//! platform's admin API answers (`wire::api::v1`). Everything here is pure: the documents
+//! come in already fetched.
 
 use super::live::MeterWatch;
 use booking::{Ledger, SlotState};
 use clock::{SignedDuration, Timestamp};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use tui::model::{
     AccessRow, ConsentRow, DongleLive, Incident, Kpis, MandateRow, MeterLive, PointView, Rig, Sla,
     Slot,
 };
-
-/// `GET /api/admin/v1/dongles`: one entry.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct DongleDoc {
-    pub(crate) dongle: String,
-    pub(crate) state: String,
-    pub(crate) expected_interval: Option<SignedDuration>,
-    pub(crate) last_seen: Option<Timestamp>,
-    pub(crate) uploads: u64,
-    pub(crate) crc_errors: u64,
-    pub(crate) uploads_per_minute: Option<f64>,
-}
-
-/// `GET /api/admin/v1/kpis`: the overall figures.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct KpisDoc {
-    pub(crate) overall: KpiFigures,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct KpiFigures {
-    pub(crate) availability: Option<f64>,
-    pub(crate) success_rate: Option<f64>,
-    pub(crate) latency_mean: Option<SignedDuration>,
-    pub(crate) regularity: Option<f64>,
-}
-
-/// `GET /api/admin/v1/incidents`: one entry.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct IncidentDoc {
-    pub(crate) id: u64,
-    pub(crate) dongle: Option<String>,
-    pub(crate) kind: String,
-    pub(crate) opened_at: Timestamp,
-    pub(crate) closed_at: Option<Timestamp>,
-    pub(crate) detail: String,
-}
-
-/// `GET /api/admin/v1/sla`: one dongle.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct SlaDoc {
-    pub(crate) dongle: String,
-    pub(crate) daily: SlaFigure,
-    pub(crate) monthly: SlaFigure,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct SlaFigure {
-    pub(crate) due: u32,
-    pub(crate) on_time: u32,
-}
-
-/// `GET /api/admin/v1/registers`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct RegistersDoc {
-    pub(crate) points: Vec<PointDoc>,
-    pub(crate) esps: Vec<EspDoc>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct PointDoc {
-    pub(crate) access_point: AccessPointDoc,
-    pub(crate) occupancy: Vec<OccupancyDoc>,
-    pub(crate) mandates: Vec<MandateDoc>,
-    pub(crate) consents: Vec<ConsentDoc>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct AccessPointDoc {
-    pub(crate) ean: String,
-    pub(crate) data_service_points: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct OccupancyDoc {
-    pub(crate) grid_user: Option<String>,
-    pub(crate) supplier: Option<String>,
-    pub(crate) from: Timestamp,
-    pub(crate) to: Option<Timestamp>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct MandateDoc {
-    pub(crate) id: String,
-    pub(crate) esp: String,
-    pub(crate) scope: String,
-    pub(crate) period_from: Timestamp,
-    pub(crate) period_to: Option<Timestamp>,
-    pub(crate) valid_until: Option<Timestamp>,
-    pub(crate) state: MandateStateDoc,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct MandateStateDoc {
-    pub(crate) status: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct ConsentDoc {
-    pub(crate) id: String,
-    pub(crate) grid_user: String,
-    pub(crate) esp: String,
-    pub(crate) service: String,
-    pub(crate) granted_at: Timestamp,
-    pub(crate) revoked_at: Option<Timestamp>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct EspDoc {
-    pub(crate) kbo: String,
-    pub(crate) name: String,
-}
-
-/// `GET /api/admin/v1/access-log`: one row.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct AccessDoc {
-    pub(crate) at: Timestamp,
-    pub(crate) party: String,
-    pub(crate) point: String,
-    pub(crate) what: String,
-    pub(crate) from: Timestamp,
-    pub(crate) to: Timestamp,
-    pub(crate) allowed: bool,
-    pub(crate) basis: String,
-}
+use wire::api::v1 as w;
 
 /// The console's name of a rig meter: `rig-a/01` for `rig-a/meter-01` (its id columns are
 /// 8 characters wide).
@@ -250,17 +110,17 @@ pub(crate) fn meters(watches: &[std::sync::Arc<MeterWatch>]) -> Vec<MeterLive> {
 }
 
 /// The platform's name for a connection state → the console's.
-fn dongle_state(s: &str) -> &str {
+fn dongle_state(s: w::ConnectionState) -> &'static str {
     match s {
-        "stale" => "late",
-        "never_seen" => "never",
-        other => other,
+        w::ConnectionState::Stale => "late",
+        w::ConnectionState::NeverSeen => "never",
+        other => other.as_str(),
     }
 }
 
 /// The platform's view of each dongle joined with the lab's (buffer depth, injected fault).
 pub(crate) fn dongles(
-    docs: &[DongleDoc],
+    docs: &[w::DongleStatus],
     watches: &[std::sync::Arc<MeterWatch>],
     now: Timestamp,
 ) -> Vec<DongleLive> {
@@ -273,12 +133,12 @@ pub(crate) fn dongles(
             let stats = w.and_then(|w| w.dongle_stats());
             let interval_s = match d.uploads_per_minute {
                 Some(upm) if upm > 0.0 => 60.0 / upm,
-                _ => d.expected_interval.map_or(0.0, |i| i.as_secs_f64()),
+                _ => d.expected_interval.as_secs_f64(),
             };
             DongleLive {
                 id: short_dongle(&d.dongle),
                 meter: w.map(|w| short_meter(&w.id)).unwrap_or_default(),
-                state: dongle_state(&d.state).to_owned(),
+                state: dongle_state(d.state).to_owned(),
                 buffered: stats.map_or(0, |s| s.buffered + s.in_flight),
                 interval_s,
                 received: d.uploads,
@@ -306,7 +166,7 @@ pub(crate) fn dongles(
 }
 
 /// The overall KPIs in percent and milliseconds (0 where the platform has no figure yet).
-pub(crate) fn kpis(doc: &KpisDoc) -> Kpis {
+pub(crate) fn kpis(doc: &w::Kpis) -> Kpis {
     let pct = |v: Option<f64>| v.map_or(0.0, |v| v * 100.0);
     Kpis {
         availability_pct: pct(doc.overall.availability),
@@ -317,15 +177,15 @@ pub(crate) fn kpis(doc: &KpisDoc) -> Kpis {
 }
 
 /// Open incidents, then the most recent closed ones (at most `keep` in all), newest first.
-pub(crate) fn incidents(docs: &[IncidentDoc], keep: usize) -> Vec<Incident> {
-    let mut rows: Vec<&IncidentDoc> = docs.iter().collect();
+pub(crate) fn incidents(docs: &[w::Incident], keep: usize) -> Vec<Incident> {
+    let mut rows: Vec<&w::Incident> = docs.iter().collect();
     rows.sort_by_key(|i| (i.closed_at.is_some(), std::cmp::Reverse(i.opened_at), i.id));
     rows.into_iter()
         .take(keep)
         .map(|i| Incident {
             id: i.id,
             dongle: i.dongle.as_deref().map_or_else(|| "platform".to_owned(), short_dongle),
-            kind: i.kind.clone(),
+            kind: i.kind.as_str().to_owned(),
             opened: i.opened_at,
             closed: i.closed_at,
             detail: i.detail.clone(),
@@ -335,7 +195,7 @@ pub(crate) fn incidents(docs: &[IncidentDoc], keep: usize) -> Vec<Incident> {
 
 /// SLA figures per rig: each rig's dongles' periods on time over those due (100 % when
 /// nothing is due yet); the target is more than 95 % for both (R-SLA-1, R-SLA-2).
-pub(crate) fn sla(docs: &[SlaDoc], rig_of: &dyn Fn(&str) -> Option<String>) -> Vec<Sla> {
+pub(crate) fn sla(docs: &[w::DongleSla], rig_of: &dyn Fn(&str) -> Option<String>) -> Vec<Sla> {
     let mut per_rig: BTreeMap<String, [u32; 4]> = BTreeMap::new();
     for d in docs {
         let Some(rig) = rig_of(&d.dongle) else { continue };
@@ -363,27 +223,29 @@ pub(crate) fn sla(docs: &[SlaDoc], rig_of: &dyn Fn(&str) -> Option<String>) -> V
 }
 
 /// The console's name for a mandate's state at `now`.
-fn mandate_state(m: &MandateDoc, now: Timestamp) -> &'static str {
-    match m.state.status.as_str() {
-        "approved" if m.valid_until.is_some_and(|v| v <= now) => "expired",
-        "approved" => "active",
-        "requested" => "pending",
-        "rejected" => "rejected",
-        "finished" => "ended",
-        "expired" => "expired",
-        _ => "unknown",
+fn mandate_state(m: &w::Mandate, now: Timestamp) -> &'static str {
+    match m.state {
+        w::MandateState::Approved if m.valid_until.is_some_and(|v| v <= now) => "expired",
+        w::MandateState::Approved => "active",
+        w::MandateState::Requested => "pending",
+        w::MandateState::Rejected => "rejected",
+        w::MandateState::Finished { .. } => "ended",
+        w::MandateState::Expired => "expired",
     }
 }
 
 /// Access points with their grid user at `now`, mandates and consents (ESPs by name).
-pub(crate) fn points(reg: &RegistersDoc, now: Timestamp) -> Vec<PointView> {
-    let esp = |kbo: &str| {
-        reg.esps.iter().find(|e| e.kbo == kbo).map_or_else(|| kbo.to_owned(), |e| e.name.clone())
+pub(crate) fn points(reg: &w::RegistersView, now: Timestamp) -> Vec<PointView> {
+    let esp = |kbo: &domain::Kbo| {
+        reg.esps
+            .iter()
+            .find(|e| &e.kbo == kbo)
+            .map_or_else(|| kbo.as_str().to_owned(), |e| e.name.clone())
     };
     reg.points
         .iter()
         .map(|p| PointView {
-            ean: p.access_point.ean.clone(),
+            ean: p.access_point.ean.to_string(),
             grid_user: current_grid_user(p, now),
             mandates: p
                 .mandates
@@ -391,7 +253,7 @@ pub(crate) fn points(reg: &RegistersDoc, now: Timestamp) -> Vec<PointView> {
                 .map(|m| MandateRow {
                     id: m.id.clone(),
                     esp: esp(&m.esp),
-                    scope: m.scope.replace('_', " "),
+                    scope: m.scope.as_str().replace('_', " "),
                     period_from: m.period_from,
                     period_to: m.period_to,
                     state: mandate_state(m, now).to_owned(),
@@ -414,24 +276,24 @@ pub(crate) fn points(reg: &RegistersDoc, now: Timestamp) -> Vec<PointView> {
 }
 
 /// The grid user on a point at `now` (`None` while nobody is).
-pub(crate) fn current_grid_user(p: &PointDoc, now: Timestamp) -> Option<String> {
+pub(crate) fn current_grid_user(p: &w::PointRegisters, now: Timestamp) -> Option<String> {
     p.occupancy
         .iter()
         .find(|o| o.from <= now && o.to.is_none_or(|t| now < t))
-        .and_then(|o| o.grid_user.clone())
+        .and_then(|o| o.grid_user.as_ref().map(|g| g.0.clone()))
 }
 
 /// Access-log rows under their access point (the log names the data service point asked
 /// for), the newest [`ACCESS_ROWS_PER_POINT`] of each point, newest first.
-pub(crate) fn access_log(rows: &[AccessDoc], reg: &RegistersDoc) -> Vec<AccessRow> {
+pub(crate) fn access_log(rows: &[w::AccessEntry], reg: &w::RegistersView) -> Vec<AccessRow> {
     let mut ap_of: BTreeMap<&str, &str> = BTreeMap::new();
     for p in &reg.points {
-        ap_of.insert(&p.access_point.ean, &p.access_point.ean);
+        ap_of.insert(p.access_point.ean.as_str(), p.access_point.ean.as_str());
         for d in &p.access_point.data_service_points {
-            ap_of.insert(d, &p.access_point.ean);
+            ap_of.insert(d.as_str(), p.access_point.ean.as_str());
         }
     }
-    let mut sorted: Vec<&AccessDoc> = rows.iter().collect();
+    let mut sorted: Vec<&w::AccessEntry> = rows.iter().collect();
     sorted.sort_by_key(|r| std::cmp::Reverse(r.at));
     let mut per_point: BTreeMap<&str, usize> = BTreeMap::new();
     let mut out = Vec::new();
@@ -458,17 +320,17 @@ pub(crate) fn access_log(rows: &[AccessDoc], reg: &RegistersDoc) -> Vec<AccessRo
 
 /// The next free grid user id `G<n>` and supplier id `supplier-<n>` for a market scenario
 /// that brings new ones.
-pub(crate) fn next_parties(reg: &RegistersDoc) -> (String, String) {
+pub(crate) fn next_parties(reg: &w::RegistersView) -> (String, String) {
     let mut g = 0u64;
     let mut s = 0u64;
     let num = |x: &str, prefix: &str| x.strip_prefix(prefix).and_then(|n| n.parse::<u64>().ok());
     for p in &reg.points {
         for o in &p.occupancy {
-            g = g.max(o.grid_user.as_deref().and_then(|x| num(x, "G")).unwrap_or(0));
-            s = s.max(o.supplier.as_deref().and_then(|x| num(x, "supplier-")).unwrap_or(0));
+            g = g.max(o.grid_user.as_ref().and_then(|x| num(&x.0, "G")).unwrap_or(0));
+            s = s.max(o.supplier.as_ref().and_then(|x| num(&x.0, "supplier-")).unwrap_or(0));
         }
         for c in &p.consents {
-            g = g.max(num(&c.grid_user, "G").unwrap_or(0));
+            g = g.max(num(&c.grid_user.0, "G").unwrap_or(0));
         }
     }
     (format!("G{}", g + 1), format!("supplier-{}", s + 1))
@@ -481,7 +343,7 @@ mod tests {
 
     const NOW: Timestamp = Timestamp::constant(1_795_426_200, 0);
 
-    fn registers() -> RegistersDoc {
+    fn registers() -> w::RegistersView {
         serde_json::from_value(serde_json::json!({
             "points": [{
                 "access_point": { "ean": "541448900000000014", "commodity": "electricity",
@@ -492,22 +354,42 @@ mod tests {
                     { "grid_user": "G7", "supplier": "supplier-2", "from": "2026-11-01T00:00:00Z", "to": null }
                 ],
                 "mandates": [
-                    { "id": "M1", "esp": "0123456749", "scope": "with_interval",
-                      "period_from": "2025-11-23T09:30:00Z", "period_to": null,
-                      "valid_until": "2028-11-23T09:30:00Z", "state": { "status": "approved" } },
-                    { "id": "M2", "esp": "0999999999", "scope": "day_only",
-                      "period_from": "2025-11-23T09:30:00Z", "period_to": "2026-11-01T00:00:00Z",
-                      "valid_until": null, "state": { "status": "finished", "reason": "customer" } }
+                    mandate("M1", "0123456749", "with_interval", None, Some("2028-11-23T09:30:00Z"),
+                            serde_json::json!({ "status": "approved" })),
+                    mandate("M2", "0999999922", "day_only", Some("2026-11-01T00:00:00Z"), None,
+                            serde_json::json!({ "status": "finished", "reason": "customer" }))
                 ],
                 "consents": [
                     { "id": "C1", "grid_user": "G1", "esp": "0123456749", "service": "live",
+                      "data_service_point": "541448900000000021",
                       "granted_at": "2026-11-20T10:00:00Z", "revoked_at": null, "revoke_reason": null }
                 ]
             }],
-            "esps": [{ "kbo": "0123456749", "name": "Demo ESP", "status": "active" }],
+            "esps": [{ "kbo": "0123456749", "gln": null, "name": "Demo ESP", "channel": "api",
+                       "status": "active", "webhook_url": null, "services": [] }],
             "links": []
         }))
         .unwrap()
+    }
+
+    /// A mandate as the platform writes it (every field: the contract defaults none).
+    fn mandate(
+        id: &str,
+        esp: &str,
+        scope: &str,
+        period_to: Option<&str>,
+        valid_until: Option<&str>,
+        state: serde_json::Value,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "id": id, "esp": esp, "data_service_point": "541448900000000021",
+            "access_point": "541448900000000014", "customer": "G1", "grid_user": "G1",
+            "needs_co_consent": false, "customer_approved": true, "grid_user_approved": false,
+            "scope": scope, "period_from": "2025-11-23T09:30:00Z", "period_to": period_to,
+            "history": false, "requested_at": "2025-11-23T09:30:00Z", "approved_at": null,
+            "valid_until": valid_until, "state": state, "renews": null,
+            "renewal_signalled": false, "ended_at": null,
+        })
     }
 
     #[test]
@@ -519,7 +401,7 @@ mod tests {
         assert_eq!(p[0].mandates[0].esp, "Demo ESP");
         assert_eq!(p[0].mandates[0].scope, "with interval");
         assert_eq!(p[0].mandates[0].state, "active");
-        assert_eq!(p[0].mandates[1].esp, "0999999999", "an unknown ESP by its KBO");
+        assert_eq!(p[0].mandates[1].esp, "0999999922", "an unknown ESP by its KBO");
         assert_eq!(p[0].mandates[1].state, "ended");
         assert_eq!(p[0].consents[0].id, "C1");
         assert_eq!(p[0].consents[0].revoked_at, None);
@@ -529,16 +411,18 @@ mod tests {
     #[test]
     fn access_rows_go_under_their_access_point_newest_first_and_bounded() {
         let reg = registers();
-        let row = |s: i64, point: &str| AccessDoc {
+        let row = |s: i64, point: &str| w::AccessEntry {
             at: NOW + SignedDuration::from_secs(s),
             party: "esp:0123456749".into(),
             point: point.into(),
             what: "quarter-hour".into(),
+            from: NOW,
+            to: NOW,
             allowed: true,
             basis: "M1".into(),
-            ..AccessDoc::default()
+            detail: String::new(),
         };
-        let mut rows: Vec<AccessDoc> = (0..80).map(|s| row(s, "541448900000000021")).collect();
+        let mut rows: Vec<w::AccessEntry> = (0..80).map(|s| row(s, "541448900000000021")).collect();
         rows.push(row(5, "541448900000000099"));
         let out = access_log(&rows, &reg);
         let ap: Vec<&AccessRow> = out.iter().filter(|r| r.point == "541448900000000014").collect();
@@ -549,10 +433,12 @@ mod tests {
 
     #[test]
     fn platform_documents_become_kpis_incidents_and_sla_per_rig() {
-        let k: KpisDoc = serde_json::from_value(serde_json::json!({
+        let k: w::Kpis = serde_json::from_value(serde_json::json!({
             "from": "2026-11-23T08:30:00Z", "to": "2026-11-23T09:30:00Z",
             "overall": { "expected": 100.0, "received": 99, "availability": 0.99,
-                         "success_rate": 0.5, "latency_mean": "PT0.25S", "regularity": null },
+                         "accepted": 99, "crc_errors": 0, "rejected": 0,
+                         "success_rate": 0.5, "latency_mean": "PT0.25S", "latency_p99": null,
+                         "intervals": 0, "regular_intervals": 0, "regularity": null },
             "dongles": []
         }))
         .unwrap();
@@ -561,7 +447,7 @@ mod tests {
         assert!((k.mean_latency_ms - 250.0).abs() < 1e-9);
         assert_eq!(k.regularity_pct, 0.0);
 
-        let docs: Vec<IncidentDoc> = serde_json::from_value(serde_json::json!([
+        let docs: Vec<w::Incident> = serde_json::from_value(serde_json::json!([
             { "id": 1, "dongle": "rig-a-meter-01", "kind": "offline", "opened_at": "2026-11-23T08:00:00Z",
               "closed_at": "2026-11-23T08:10:00Z", "detail": "no upload", "occurrences": 1,
               "last_occurrence": "2026-11-23T08:00:00Z", "notes": [] },
@@ -582,12 +468,15 @@ mod tests {
         assert_eq!(inc[1].dongle, "platform");
         assert_eq!(inc[0].dongle, "rig-b-02");
 
-        let sla_docs: Vec<SlaDoc> = serde_json::from_value(serde_json::json!([
-            { "dongle": "rig-a-meter-01", "daily": { "requirement": "R-SLA-1", "due": 10, "on_time": 10, "late": 0, "missing": 0, "pct": 100.0, "target_pct": 95.0, "pass": true },
-              "monthly": { "due": 0, "on_time": 0 } },
-            { "dongle": "rig-a-meter-02", "daily": { "due": 10, "on_time": 8 }, "monthly": { "due": 1, "on_time": 1 } },
-            { "dongle": "rig-b-meter-01", "daily": { "due": 0, "on_time": 0 }, "monthly": { "due": 0, "on_time": 0 } },
-            { "dongle": "elsewhere", "daily": { "due": 5, "on_time": 0 }, "monthly": { "due": 0, "on_time": 0 } }
+        let fig = |due: u32, on_time: u32| {
+            serde_json::json!({ "requirement": "R-SLA-1", "due": due, "on_time": on_time, "late": 0,
+                                "missing": due - on_time, "pct": 100.0, "target_pct": 95.0, "pass": true })
+        };
+        let sla_docs: Vec<w::DongleSla> = serde_json::from_value(serde_json::json!([
+            { "dongle": "rig-a-meter-01", "daily": fig(10, 10), "monthly": fig(0, 0) },
+            { "dongle": "rig-a-meter-02", "daily": fig(10, 8), "monthly": fig(1, 1) },
+            { "dongle": "rig-b-meter-01", "daily": fig(0, 0), "monthly": fig(0, 0) },
+            { "dongle": "elsewhere", "daily": fig(5, 0), "monthly": fig(0, 0) }
         ]))
         .unwrap();
         let rig_of = |d: &str| d.get(..5).filter(|r| r.starts_with("rig-")).map(str::to_owned);
@@ -608,13 +497,36 @@ mod tests {
         let w = std::sync::Arc::new(MeterWatch::new("rig-a", "meter-02", &v));
         let other = std::sync::Arc::new(MeterWatch::new("rig-b", "meter-01", &v));
         w.inject(super::super::live::FaultKind::CrcNoise, NOW);
-        let docs: Vec<DongleDoc> = serde_json::from_value(serde_json::json!([
-            { "dongle": "rig-a-meter-02", "state": "stale", "registered": true,
-              "expected_interval": "PT1S", "since": "2026-11-23T09:00:00Z",
-              "last_seen": "2026-11-23T09:29:00Z", "uploads": 1200, "crc_errors": 4,
-              "uploads_per_minute": 30.0, "anomalies": {}, "open_incidents": [] },
-            { "dongle": "old-dongle", "state": "never_seen", "expected_interval": "PT10S",
-              "uploads": 0, "crc_errors": 0, "uploads_per_minute": null }
+        let status = |dongle: &str,
+                      state: &str,
+                      every: &str,
+                      seen: Option<&str>,
+                      uploads: u64,
+                      crc: u64,
+                      upm: Option<f64>| {
+            serde_json::json!({
+                "dongle": dongle, "state": state, "registered": true, "expected_interval": every,
+                "since": "2026-11-23T09:00:00Z", "last_seen": seen, "last_capture": seen,
+                "last_sequence": null, "uploads": uploads, "crc_errors": crc, "crc_error_rate": null,
+                "rejected": 0, "missing": 0, "gaps": 0, "recovered": 0, "lost": 0, "duplicates": 0,
+                "sequence_restarts": 0, "uploads_per_minute": upm, "latency_mean": null,
+                "latency_p99": null,
+                "anomalies": { "sequence_gaps": 0, "register_backwards": 0, "time_jumps": 0,
+                               "impossible_power": 0, "security": 0 },
+                "open_incidents": [],
+            })
+        };
+        let docs: Vec<w::DongleStatus> = serde_json::from_value(serde_json::json!([
+            status(
+                "rig-a-meter-02",
+                "stale",
+                "PT1S",
+                Some("2026-11-23T09:29:00Z"),
+                1200,
+                4,
+                Some(30.0)
+            ),
+            status("old-dongle", "never_seen", "PT10S", None, 0, 0, None),
         ]))
         .unwrap();
         let d = dongles(&docs, &[w, other], NOW);

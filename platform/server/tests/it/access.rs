@@ -801,6 +801,9 @@ async fn rate_limits_answer_429_and_outages_503_with_retry_after() {
     let e: serde_json::Value = r.json().await.unwrap();
     assert_eq!(e["code"], "unplanned_outage");
     assert!(e["message"].as_str().unwrap().contains("store failover"));
+    // Staff declared it and still see what it hides.
+    let admin = get(&format!("{u}/api/esp/v1/points/{}/energy?{}", w.dsp1, hour()), ADMIN).await;
+    assert_eq!(admin.status(), 200);
     ok_json(
         post(&format!("{u}/api/admin/v1/outage"), ADMIN, serde_json::json!({ "active": false }))
             .await,

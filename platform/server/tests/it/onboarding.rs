@@ -63,7 +63,7 @@ async fn credentials_rotate_and_old_tokens_stop_at_once() {
                 .unwrap();
             assert_eq!(r.status().as_u16(), status, "{db}: {body}");
             let e: wire::ApiError = r.json().await.unwrap();
-            assert_eq!(e.code, code, "{db}: {body}");
+            assert_eq!(e.code.as_str(), code, "{db}: {body}");
         }
         // An unknown ESP is a 404.
         let r = post(

@@ -39,7 +39,7 @@ async fn a_nul_in_one_upload_refuses_that_upload_only_on_every_store() {
             let r = client().get(format!("{}{path}", app.url())).send().await.unwrap();
             assert_eq!(r.status().as_u16(), status, "{db} {path}");
             let e: wire::ApiError = r.json().await.unwrap();
-            assert_eq!(e.code, "nul_character", "{db} {path}");
+            assert_eq!(e.code, wire::Code::NulCharacter, "{db} {path}");
         }
         // And in an admin JSON body (a dongle id).
         let r = client()
@@ -50,7 +50,7 @@ async fn a_nul_in_one_upload_refuses_that_upload_only_on_every_store() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 422, "{db}");
         let e: wire::ApiError = r.json().await.unwrap();
-        assert_eq!(e.code, "nul_character", "{db}");
+        assert_eq!(e.code, wire::Code::NulCharacter, "{db}");
     }
 }
 
@@ -125,11 +125,11 @@ async fn axum_rejections_are_json_errors_with_a_request_id() {
     assert_eq!(r.headers()["x-request-id"], "probe-42");
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     let e: wire::ApiError = r.json().await.unwrap();
-    assert_eq!(e.code, "bad_request");
+    assert_eq!(e.code, wire::Code::BadRequest);
     let r = client().get(format!("{}/no/such/route", app.url())).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
     let e: wire::ApiError = r.json().await.unwrap();
-    assert_eq!(e.code, "not_found");
+    assert_eq!(e.code, wire::Code::NotFound);
 }
 
 #[tokio::test]

@@ -1,0 +1,260 @@
+//! The administrator's side: tokens, onboarding ESPs and rotating their credentials, access
+//! points, dongle links, market scenarios, outages, and the whole registers.
+
+use super::{
+    Admin, Answer, Body, Failure, Staff, convert, created, parse_ean, parse_time, path_kbo,
+    register_error,
+};
+use crate::access::{Principal, new_secret};
+use crate::http::Ctx;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use registers::{Command, Party};
+use serde::Deserialize;
+use wire::api::v1::{self as w, Code};
+
+/// Executes a command for `who` and answers with the notifications addressed to them: a
+/// grid user or ESP never learns whom else the registers told (another point's grid user).
+pub(crate) async fn run(ctx: &Ctx, who: &Party, cmd: Command) -> Answer<Json<w::Notifications>> {
+    let notes = ctx.access.execute(cmd).await.map_err(register_error)?;
+    let notifications =
+        notes.iter().filter(|n| addressed_to(n, who)).map(convert::notification).collect();
+    Ok(Json(w::Notifications { notifications }))
+}
+
+/// Whether a notification is for `who` (staff see every one).
+fn addressed_to(n: &registers::Notification, who: &Party) -> bool {
+    match who {
+        Party::Admin | Party::Operator => true,
+        Party::GridUser(g) => n.grid_user.as_ref() == Some(g),
+        Party::Esp(k) => n.esp.as_ref() == Some(k),
+    }
+}
+
+pub(crate) async fn issue_token(
+    State(ctx): State<Ctx>,
+    _: Admin,
+    Body(b): Body<w::NewToken>,
+) -> Answer<(StatusCode, Json<w::TokenIssued>)> {
+    let principal = Principal { party: convert::party_in(b.party.clone()), label: b.label };
+    let token = ctx.access.issue_token(principal).await.map_err(Failure::unavailable)?;
+    Ok(created(w::TokenIssued { token, party: b.party }))
+}
+
+/// Onboards an ESP (R-ACC-4 ends in a data-access contract): registers it, issues its API
+/// token and its webhook signing secret, both shown once.
+pub(crate) async fn register_esp(
+    State(ctx): State<Ctx>,
+    _: Admin,
+    Body(b): Body<w::NewEsp>,
+) -> Answer<(StatusCode, Json<w::EspOnboarded>)> {
+    let kbo = b.esp.kbo.clone();
+    // Onboarding twice would mint a second token and secret behind the first ones' back.
+    if ctx.access.read(|r| r.esp(&kbo).is_some()).await {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            Code::EspExists,
+            format!(
+                "ESP {kbo} is already onboarded; to issue a new token or webhook secret, POST /api/admin/v1/esps/{}/credentials",
+                kbo.as_str()
+            ),
+        ));
+    }
+    let principal = Principal { party: Party::Esp(kbo.clone()), label: b.esp.name.clone() };
+    let (creds, writes) =
+        new_credentials(&kbo, &principal, w::Rotate::BOTH).map_err(Failure::unavailable)?;
+    let step_plan = format!("/api/registers/v1{}", b.esp.step_plan_path());
+    // The registration, the token and the secret land in one transaction: all or nothing.
+    ctx.access
+        .execute_with(Command::RegisterEsp { esp: b.esp }, writes)
+        .await
+        .map_err(register_error)?;
+    let (Some(token), Some(webhook_secret)) = (creds.token, creds.webhook_secret) else {
+        return Err(Failure::internal("new_credentials made fewer credentials than asked"));
+    };
+    Ok(created(w::EspOnboarded { kbo, token, webhook_secret, step_plan }))
+}
+
+/// Credentials issued now, shown once.
+#[derive(Debug, Default)]
+struct Credentials {
+    token: Option<String>,
+    webhook_secret: Option<String>,
+}
+
+/// New credentials for an ESP and the rows that store them.
+fn new_credentials(
+    kbo: &domain::Kbo,
+    principal: &Principal,
+    which: w::Rotate,
+) -> Result<(Credentials, Vec<store::Write>), store::StoreError> {
+    let mut creds = Credentials::default();
+    let mut writes = Vec::new();
+    if which.webhook_secret {
+        let secret = new_secret("whsec");
+        writes.push(store::Write::PutRecord {
+            kind: store::Record::EspSecrets,
+            id: kbo.as_str().to_owned(),
+            body: secret.clone(),
+        });
+        creds.webhook_secret = Some(secret);
+    }
+    if which.token {
+        let (token, row) = crate::access::Access::mint_token(principal)?;
+        writes.push(row);
+        creds.token = Some(token);
+    }
+    Ok((creds, writes))
+}
+
+/// Issues an onboarded ESP a new API token (its old ones stop working at once) and/or a new
+/// webhook secret, in one transaction; also repairs an ESP left without either. The body is
+/// optional (none: both), so it is read by hand.
+pub(crate) async fn rotate_credentials(
+    State(ctx): State<Ctx>,
+    _: Admin,
+    Path(kbo): Path<String>,
+    body: Bytes,
+) -> Answer<(StatusCode, Json<w::CredentialsIssued>)> {
+    let kbo = path_kbo(&kbo)?;
+    let which: w::Rotate = if body.iter().all(u8::is_ascii_whitespace) {
+        w::Rotate::BOTH
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            let (status, code) = super::json_error(&e);
+            Failure::new(
+                status,
+                code,
+                format!("{e}; send {{\"token\": true, \"webhook_secret\": true}} or nothing"),
+            )
+        })?
+    };
+    if !which.token && !which.webhook_secret {
+        return Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Code::NothingToRotate,
+            "ask for token, webhook_secret or both",
+        ));
+    }
+    let Some(name) = ctx.access.read(|r| r.esp(&kbo).map(|e| e.name.clone())).await else {
+        return Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            Code::UnknownEsp,
+            format!("no ESP {kbo} is onboarded"),
+        ));
+    };
+    let party = Party::Esp(kbo.clone());
+    let principal = Principal { party: party.clone(), label: name };
+    let (creds, mut writes) =
+        new_credentials(&kbo, &principal, which).map_err(Failure::unavailable)?;
+    let mut revoked_tokens = 0;
+    if which.token {
+        for hash in ctx.access.tokens_of(&party) {
+            writes.push(store::Write::DeleteRecord { kind: store::Record::Tokens, id: hash });
+            revoked_tokens += 1;
+        }
+    }
+    ctx.access.commit(writes).await.map_err(Failure::unavailable)?;
+    Ok(created(w::CredentialsIssued {
+        kbo,
+        revoked_tokens,
+        token: creds.token,
+        webhook_secret: creds.webhook_secret,
+    }))
+}
+
+pub(crate) async fn register_point(
+    State(ctx): State<Ctx>,
+    _: Admin,
+    Body(b): Body<w::NewPoint>,
+) -> Answer<(StatusCode, Json<w::Notifications>)> {
+    let cmd = Command::RegisterAccessPoint {
+        access_point: b.access_point,
+        data_service_points: b.data_service_points,
+        grid_user: b.grid_user,
+        supplier: b.supplier,
+        since: b.since,
+    };
+    Ok((StatusCode::CREATED, run(&ctx, &Party::Admin, cmd).await?))
+}
+
+pub(crate) async fn link_dongle(
+    State(ctx): State<Ctx>,
+    _: Staff,
+    Body(b): Body<w::NewLink>,
+) -> Answer<(StatusCode, Json<w::Notifications>)> {
+    Ok((StatusCode::CREATED, run(&ctx, &Party::Admin, Command::LinkDongle { link: b.link }).await?))
+}
+
+/// A market scenario as the market messages would bring it (MIG): admin only.
+pub(crate) async fn market_scenario(
+    State(ctx): State<Ctx>,
+    _: Admin,
+    Body(b): Body<w::NewScenario>,
+) -> Answer<(StatusCode, Json<w::Notifications>)> {
+    let cmd = Command::MarketScenario {
+        access_point: parse_ean(&b.access_point)?,
+        kind: convert::scenario_in(b.kind),
+        effective: parse_time(&b.effective)?,
+        new_grid_user: b.new_grid_user,
+        new_supplier: b.new_supplier,
+    };
+    Ok((StatusCode::CREATED, run(&ctx, &Party::Admin, cmd).await?))
+}
+
+pub(crate) async fn outage(
+    State(ctx): State<Ctx>,
+    _: Admin,
+    Body(b): Body<w::Outage>,
+) -> Answer<Json<w::OutageState>> {
+    let reason = if b.reason.is_empty() { "declared by an administrator".into() } else { b.reason };
+    ctx.access.set_outage(b.active.then_some(reason));
+    Ok(Json(w::OutageState { outage: ctx.access.outage() }))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LogFilter {
+    #[serde(default)]
+    point: Option<String>,
+    #[serde(default)]
+    party: Option<String>,
+}
+
+pub(crate) async fn access_log(
+    State(ctx): State<Ctx>,
+    _: Admin,
+    Query(f): Query<LogFilter>,
+) -> Answer<Json<Vec<w::AccessEntry>>> {
+    if let Some(point) = &f.point {
+        parse_ean(point)?;
+    }
+    let rows = ctx
+        .access
+        .store
+        .access_log(f.point.as_deref(), f.party.as_deref())
+        .await
+        .map_err(Failure::unavailable)?;
+    Ok(Json(rows.iter().map(convert::access_entry).collect()))
+}
+
+pub(crate) async fn registers(State(ctx): State<Ctx>, _: Admin) -> Answer<Json<w::RegistersView>> {
+    let v = ctx
+        .access
+        .read(|r| w::RegistersView {
+            points: r
+                .access_points()
+                .filter_map(|ap| super::registers::point(r, &ap.ean, None))
+                .collect(),
+            esps: r.esps().cloned().collect(),
+            links: r.dongle_links().to_vec(),
+        })
+        .await;
+    Ok(Json(v))
+}
+
+pub(crate) async fn deliveries(State(ctx): State<Ctx>, _: Admin) -> Answer<Json<Vec<w::Delivery>>> {
+    let d = ctx.access.hooks.log(None).await.map_err(Failure::unavailable)?;
+    Ok(Json(d.iter().map(convert::delivery).collect()))
+}

@@ -1,0 +1,3 @@
+//! The platform HTTP API, by version.
+
+pub mod v1;

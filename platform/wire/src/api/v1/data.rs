@@ -1,0 +1,159 @@
+//! Derived meter data: quarter hours, days, months with peaks, each with its quality.
+
+use super::IsoDate;
+use clock::Timestamp;
+use clock::civil::Date;
+use domain::Rfc3339;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How a value was obtained. Missing stays missing, never zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    /// From registers read at (or within seconds of) the boundaries.
+    Measured,
+    /// Interpolated across a short gap.
+    Estimated,
+    /// Not known.
+    Missing,
+}
+
+/// Why a value is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingCause {
+    /// No readings around the boundaries.
+    NoData,
+    /// A register went down (a meter swap or a fault).
+    RegisterDecrease,
+}
+
+/// A quarter hour (electricity).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Interval {
+    /// Start.
+    #[schemars(with = "Rfc3339")]
+    pub start: Timestamp,
+    /// End (exclusive).
+    #[schemars(with = "Rfc3339")]
+    pub end: Timestamp,
+    /// Offtake, kWh.
+    pub offtake_kwh: Option<f64>,
+    /// Injection, kWh.
+    pub injection_kwh: Option<f64>,
+    /// Quality.
+    pub quality: Quality,
+    /// Why missing.
+    pub missing: Option<MissingCause>,
+}
+
+/// A Brussels day (92, 96 or 100 quarter hours).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DayVolume {
+    /// The day.
+    #[schemars(with = "IsoDate")]
+    pub date: Date,
+    /// Its start.
+    #[schemars(with = "Rfc3339")]
+    pub start: Timestamp,
+    /// Its end (exclusive).
+    #[schemars(with = "Rfc3339")]
+    pub end: Timestamp,
+    /// Its quarter hours.
+    pub quarters: u32,
+    /// Offtake, kWh.
+    pub offtake_kwh: Option<f64>,
+    /// Injection, kWh.
+    pub injection_kwh: Option<f64>,
+    /// Quality.
+    pub quality: Quality,
+    /// Why missing.
+    pub missing: Option<MissingCause>,
+}
+
+/// A month's peak quarter hour (electricity, R-DAT-3).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Peak {
+    /// Its start.
+    #[schemars(with = "Rfc3339")]
+    pub start: Timestamp,
+    /// Mean power over it, kW.
+    pub kw: f64,
+    /// Quality.
+    pub quality: Quality,
+}
+
+/// A month's peak hour (gas).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GasPeak {
+    /// Its start.
+    #[schemars(with = "Rfc3339")]
+    pub start: Timestamp,
+    /// Volume, m³.
+    pub m3: f64,
+    /// Mean power, kW.
+    pub kw: f64,
+    /// Quality.
+    pub quality: Quality,
+}
+
+/// A month of electricity.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ElectricityMonth {
+    /// Offtake, kWh (the sum of its days).
+    pub offtake_kwh: Option<f64>,
+    /// Injection, kWh.
+    pub injection_kwh: Option<f64>,
+    /// Quality.
+    pub quality: Quality,
+    /// Days with a value.
+    pub complete_days: u32,
+    /// Days without.
+    pub missing_days: u32,
+    /// The offtake peak.
+    pub offtake_peak: Option<Peak>,
+    /// The injection peak.
+    pub injection_peak: Option<Peak>,
+    /// Quarter hours missing.
+    pub missing_quarters: u32,
+}
+
+/// A month of gas.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GasMonth {
+    /// Volume, m³.
+    pub m3: Option<f64>,
+    /// Energy, kWh.
+    pub kwh: Option<f64>,
+    /// Quality.
+    pub quality: Quality,
+    /// Days with a value.
+    pub complete_days: u32,
+    /// Days without.
+    pub missing_days: u32,
+    /// The peak hour.
+    pub peak: Option<GasPeak>,
+    /// Hours missing.
+    pub missing_hours: u32,
+}
+
+/// A Brussels month's figures (R-DAT-3).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MonthFigures {
+    /// Its first day.
+    #[schemars(with = "IsoDate")]
+    pub month: Date,
+    /// Its start.
+    #[schemars(with = "Rfc3339")]
+    pub start: Timestamp,
+    /// Its end (exclusive).
+    #[schemars(with = "Rfc3339")]
+    pub end: Timestamp,
+    /// Its days.
+    pub days: u32,
+    /// Electricity.
+    pub electricity: ElectricityMonth,
+    /// Gas.
+    pub gas: GasMonth,
+}

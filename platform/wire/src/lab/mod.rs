@@ -1,0 +1,3 @@
+//! The lab API (`meterlab up`), by version.
+
+pub mod v1;

@@ -1,0 +1,278 @@
+//! Version 1 of the lab API (`meterlab up`, `/api/lab/v1/…`): the console's [`Snapshot`] of the lab and
+//! the actions it posts. The same types are written by the lab API and read by the console,
+//! so a field cannot be renamed on one side only; none of them defaults a missing field.
+
+// The console's fields are named for what it shows (`rigs`, `slots`, `import_w`); the structs say
+// what they hold.
+#![allow(missing_docs)]
+
+use clock::Timestamp;
+use domain::Rfc3339;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Everything the console shows, at one instant of the lab's clock.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Snapshot {
+    /// The lab's clock when the snapshot was taken (simulated or real); the console shows it
+    /// in Brussels local time and measures "ago" from it, never from the system clock.
+    #[schemars(with = "Rfc3339")]
+    pub at: Timestamp,
+    /// Base URL of the API the snapshot came from.
+    pub api: String,
+    pub rigs: Vec<Rig>,
+    pub slots: Vec<Slot>,
+    pub meters: Vec<MeterLive>,
+    pub dongles: Vec<DongleLive>,
+    pub kpis: Kpis,
+    pub incidents: Vec<Incident>,
+    pub sla: Vec<Sla>,
+    pub points: Vec<PointView>,
+    pub access_log: Vec<AccessRow>,
+    pub scenarios: Vec<ScenarioRow>,
+    /// A note for the status bar, such as the error of the last failed refresh.
+    pub status_line: Option<String>,
+}
+
+/// A test rig and the meter variants mounted on it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Rig {
+    pub id: String,
+    pub variants: Vec<String>,
+}
+
+/// A booked slot on a rig (22 hours, R-LAB-2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Slot {
+    pub id: String,
+    pub rig: String,
+    pub holder: String,
+    #[schemars(with = "Rfc3339")]
+    pub start: Timestamp,
+    #[schemars(with = "Rfc3339")]
+    pub end: Timestamp,
+    /// `booked`, `running`, `done`, `cancelled` or `stopped`.
+    pub state: String,
+}
+
+/// Live values of one simulated meter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MeterLive {
+    pub id: String,
+    pub rig: String,
+    pub variant: String,
+    pub tariff: u8,
+    pub import_w: f64,
+    pub export_w: f64,
+    /// Voltage per phase (one entry for a single-phase meter).
+    pub voltage_v: Vec<f64>,
+    pub month_peak_kw: f64,
+    /// Power in W over the last minutes, oldest first.
+    pub power_history: Vec<f64>,
+    /// Voltage in V over the last minutes, oldest first.
+    pub voltage_history: Vec<f64>,
+    /// The last telegram, decoded one line per object, like `1-0:1.8.1 000123.456 kWh`.
+    pub last_telegram: Vec<String>,
+}
+
+/// Live state of one simulated dongle.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DongleLive {
+    pub id: String,
+    pub meter: String,
+    /// `online`, `late`, `offline` or `never`.
+    pub state: String,
+    /// Uploads waiting in the store-and-forward buffer.
+    pub buffered: u64,
+    pub interval_s: f64,
+    pub received: u64,
+    pub crc_errors: u64,
+    #[schemars(with = "Option<Rfc3339>")]
+    pub last_seen: Option<Timestamp>,
+    /// The injected fault, if any.
+    pub fault: Option<String>,
+}
+
+/// Supervision figures (R-NRT-9).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Kpis {
+    pub availability_pct: f64,
+    pub mean_latency_ms: f64,
+    pub success_rate_pct: f64,
+    pub regularity_pct: f64,
+}
+
+/// A supervision incident; open while `closed` is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Incident {
+    pub id: u64,
+    pub dongle: String,
+    pub kind: String,
+    #[schemars(with = "Rfc3339")]
+    pub opened: Timestamp,
+    #[schemars(with = "Option<Rfc3339>")]
+    pub closed: Option<Timestamp>,
+    pub detail: String,
+}
+
+/// SLA counters of one rig (R-SLA-1..4).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Sla {
+    pub rig: String,
+    pub daily_within_5d_pct: f64,
+    pub monthly_within_15d_pct: f64,
+    pub pass: bool,
+}
+
+/// An access point (EAN) with its mandates and consents.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PointView {
+    pub ean: String,
+    pub grid_user: Option<String>,
+    pub mandates: Vec<MandateRow>,
+    pub consents: Vec<ConsentRow>,
+}
+
+/// A mandate an ESP holds on an access point.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MandateRow {
+    pub id: String,
+    pub esp: String,
+    pub scope: String,
+    #[schemars(with = "Rfc3339")]
+    pub period_from: Timestamp,
+    #[schemars(with = "Option<Rfc3339>")]
+    pub period_to: Option<Timestamp>,
+    pub state: String,
+    #[schemars(with = "Option<Rfc3339>")]
+    pub valid_until: Option<Timestamp>,
+}
+
+/// A consent the grid user gave an ESP for a service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConsentRow {
+    pub id: String,
+    pub esp: String,
+    pub service: String,
+    #[schemars(with = "Rfc3339")]
+    pub granted_at: Timestamp,
+    #[schemars(with = "Option<Rfc3339>")]
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// One entry of the access log: who asked for which data, and whether it was given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessRow {
+    #[schemars(with = "Rfc3339")]
+    pub at: Timestamp,
+    pub party: String,
+    pub point: String,
+    pub what: String,
+    #[schemars(with = "Rfc3339")]
+    pub from: Timestamp,
+    #[schemars(with = "Rfc3339")]
+    pub to: Timestamp,
+    pub allowed: bool,
+    pub basis: String,
+}
+
+/// One Gherkin scenario and how its last run went.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScenarioRow {
+    pub feature: String,
+    pub name: String,
+    pub tags: Vec<String>,
+    /// `pending`, `running`, `passed`, `failed`, `lab-error` or `undefined` (a step that no
+    /// definition matches: shown and counted like a lab error).
+    pub state: String,
+    pub message: Option<String>,
+}
+
+/// `POST /api/lab/v1/slots`: book a 22-hour slot (R-LAB-2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Book {
+    /// The rig.
+    pub rig: String,
+    /// Its start: a Brussels wall-clock hour (`2026-12-08T09:00`) or RFC 3339.
+    pub start: String,
+    /// The agreement: its number, or its holder's name.
+    pub agreement: AgreementRef,
+    /// The holder's access code (none: the operator books).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Book inside the lead time (operators only).
+    #[serde(default)]
+    pub waive_lead_time: bool,
+}
+
+/// An agreement by number or by holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AgreementRef {
+    /// Its number.
+    Id(u64),
+    /// Its holder (or the number as text).
+    Holder(String),
+}
+
+/// `POST /api/lab/v1/slots/{id}/cancel`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cancel {
+    /// The holder's agreement, with `code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<AgreementRef>,
+    /// The holder's access code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Without the holder's code, the operator must say why (kept in the audit log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `POST /api/lab/v1/faults`: inject a fault into a dongle's path, or clear it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// The dongle, as the console names it (`rig-a-01`).
+    pub dongle: String,
+    /// `wifi-loss`, `crc-noise`, `power-cut` or `clear`.
+    pub fault: String,
+}
+
+/// `POST /api/lab/v1/market-scenarios`: a market scenario on a point, effective now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Market {
+    /// The access point.
+    pub point: String,
+    /// `SS`, `CS`, `CCSS`, `MI`, `MO`, `MOZA`, `EOC` or `DROP`.
+    pub kind: String,
+}
+
+/// `POST /api/lab/v1/scenarios/run`: run the suites whose tags match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    /// A tag expression (`@sla and not @slow`); empty: every scenario.
+    #[serde(default)]
+    pub tags: String,
+}
+
+/// What an action did, in words for the status bar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Message {
+    /// The sentence.
+    pub message: String,
+}
+
+/// A refusal of the lab API: a stable code (the booking ledger's, such as `overlap`, or the
+/// platform's when the lab relays one) and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LabError {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// What went wrong and what to do about it.
+    pub message: String,
+}
