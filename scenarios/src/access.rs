@@ -1,6 +1,6 @@
 //! The lab's side of data access: a client of the platform's registers, admin and ESP APIs
 //! over HTTP (so scenarios exercise the real API, tokens included), the ESPs' own webhook
-//! endpoints (mockito stands in for them), and the provisioning `meterlab up` and the suites
+//! endpoints (a small HTTP server each, [`WebhookSink`]), and the provisioning `meterlab up` and the suites
 //! share: an access point and data service point per meter, linked to its dongle.
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -46,7 +46,60 @@ pub struct Esp {
     pub secret: String,
     /// Webhooks received, in order.
     pub received: Arc<Mutex<Vec<Received>>>,
-    _endpoint: Option<mockito::ServerGuard>,
+    _endpoint: Option<WebhookSink>,
+}
+
+/// An ESP's webhook endpoint: a real HTTP listener on a loopback port that records every
+/// `POST /hooks` (event, signature, body) and answers 200. It stops when dropped.
+pub struct WebhookSink {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for WebhookSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl WebhookSink {
+    /// Listens on 127.0.0.1 (a free port); returns the sink and its URL.
+    pub async fn start(received: Arc<Mutex<Vec<Received>>>) -> Result<(WebhookSink, String)> {
+        use axum::http::HeaderMap;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("a loopback port for an ESP's webhook endpoint")?;
+        let url = format!("http://{}/hooks", listener.local_addr()?);
+        let app = axum::Router::new().route(
+            "/hooks",
+            axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let received = received.clone();
+                async move {
+                    let h = |n: &str| {
+                        headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+                    };
+                    let r = Received {
+                        event: h("x-meterlab-event"),
+                        signature: h("x-meterlab-signature"),
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    };
+                    match received.lock() {
+                        Ok(mut log) => {
+                            log.push(r);
+                            axum::http::StatusCode::OK
+                        }
+                        // A poisoned log cannot record it: say so, so the platform retries.
+                        Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    }
+                }
+            }),
+        );
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("an ESP's webhook endpoint stopped: {e}");
+            }
+        });
+        Ok((WebhookSink { task }, url))
+    }
 }
 
 /// The points of a meter.
@@ -179,31 +232,8 @@ impl AccessClient {
         let kbo = kbo(n)?;
         let received = Arc::new(Mutex::new(Vec::new()));
         let (endpoint, url) = if webhooks {
-            let mut server = mockito::Server::new_async().await;
-            let sink = received.clone();
-            server
-                .mock("POST", "/hooks")
-                .with_status(200)
-                .with_body_from_request(move |req| {
-                    let h = |n: &str| {
-                        req.header(n).first().and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
-                    };
-                    let body =
-                        String::from_utf8_lossy(req.body().map(|b| b.as_slice()).unwrap_or(b""))
-                            .into_owned();
-                    if let Ok(mut r) = sink.lock() {
-                        r.push(Received {
-                            event: h("x-meterlab-event"),
-                            signature: h("x-meterlab-signature"),
-                            body,
-                        });
-                    }
-                    b"ok".to_vec()
-                })
-                .create_async()
-                .await;
-            let url = format!("{}/hooks", server.url());
-            (Some(server), Some(url))
+            let (sink, url) = WebhookSink::start(received.clone()).await?;
+            (Some(sink), Some(url))
         } else {
             (None, None)
         };

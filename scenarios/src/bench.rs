@@ -2,11 +2,12 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use clock::Stopwatch;
 use clock::Timestamp;
 use server::{App, BrokerSpec, Config};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wire::ingest::v1::{Batch, Upload};
 
 #[derive(Subcommand)]
@@ -151,7 +152,7 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
         None
     };
     eprintln!("sending via {} into {}…", a.via, app.ingest.store_backend());
-    let t0 = Instant::now();
+    let t0 = Stopwatch::start();
     let mut tasks = Vec::new();
     for (d, list) in batches.into_iter().enumerate() {
         let app = app.clone();
@@ -215,7 +216,7 @@ async fn plain_subscriber(
         }
     }
     Ok(tokio::spawn(async move {
-        let t0 = Instant::now();
+        let t0 = Stopwatch::start();
         let mut n = 0;
         while n < expected {
             match events.poll().await {
@@ -289,7 +290,8 @@ async fn latency(a: LatencyArgs) -> Result<ExitCode> {
     let url = format!("{}/api/ingest/v1/uploads", app.url());
     let t = telegram();
     let mut tasks = Vec::new();
-    let start = tokio::time::Instant::now() + Duration::from_millis(500);
+    // Offered load on real time: each dongle's second s starts 0.5 s + its offset + s after now.
+    let pace = Stopwatch::start();
     for d in 0..a.dongles {
         let (http, url, t) = (http.clone(), url.clone(), t.clone());
         // Dongles spread over the second, as independent devices are.
@@ -299,9 +301,10 @@ async fn latency(a: LatencyArgs) -> Result<ExitCode> {
             let id = format!("B{d:05}");
             let mut lat = Vec::with_capacity(seconds as usize);
             for s in 0..seconds {
-                tokio::time::sleep_until(start + offset + Duration::from_secs(s)).await;
+                let due = Duration::from_millis(500) + offset + Duration::from_secs(s);
+                tokio::time::sleep(pace.left(due)).await;
                 let body = Batch { uploads: vec![upload(&id, s, &t)] };
-                let t0 = Instant::now();
+                let t0 = Stopwatch::start();
                 let ok = http
                     .post(&url)
                     .json(&body)
@@ -365,7 +368,7 @@ async fn rig(a: RigArgs) -> Result<ExitCode> {
             let c = scenarios::dongle_config(format!("D{i:05}"), KEY.to_vec(), i as u64, v)?;
             pairs.push((m, dongle::Dongle::new(c, start)));
         }
-        let t0 = Instant::now();
+        let t0 = Stopwatch::start();
         let cpu0 = cpu_seconds();
         let (telegrams, acked) = runner::run_accelerated(
             &mut pairs,
@@ -420,7 +423,7 @@ async fn rig(a: RigArgs) -> Result<ExitCode> {
         }
     }
     let cpu0 = cpu_seconds();
-    let t0 = Instant::now();
+    let t0 = Stopwatch::start();
     clock.sleep_until(end).await;
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;

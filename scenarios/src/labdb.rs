@@ -1,5 +1,6 @@
-//! The lab's booking state in the store. The pure `booking::Ledger` decides; every change is
-//! one store transaction under the ledger's write lock: the ledger is read fresh inside it,
+//! The lab's booking state in its own store (`ledgerdb`, in the same database as the platform's
+//! or another). The pure `booking::Ledger` decides; every change is one store transaction
+//! under the ledger's write lock: the ledger is read fresh inside it,
 //! the rule applied, and the new rows, changed rows and audit entries written together. So
 //! any number of processes (`meterlab up`, `meterlab book …` from shells) book at once
 //! without double-booking, lost updates or an audit log that tells of bookings that failed.
@@ -7,21 +8,21 @@
 use anyhow::{Context, Result, anyhow};
 use booking::{Agreement, AuditEntry, Ledger, Policy, Rig, Slot, SlotId, SlotState};
 use clock::Timestamp;
+use ledgerdb::{AuditRow, LedgerError, LedgerRows, LedgerStore, LedgerWrites, Record, SlotRow};
 use std::sync::Arc;
-use store::{AuditRow, LedgerRows, LedgerWrites, Record, SlotRow, Store, StoreError};
 
 /// A ledger loaded from the store (for reading), and the store to change it through.
 pub(crate) struct LabDb {
-    pub(crate) store: Arc<store::SqlStore>,
+    pub(crate) store: Arc<ledgerdb::SqlLedger>,
     pub(crate) ledger: Ledger,
 }
 
 impl LabDb {
-    /// Opens the lab database (the same store as the platform) and loads the ledger; on first
-    /// use, creates the two default rigs with every meter variant (R-LAB-1).
+    /// Opens the lab database (the platform's database, or another) and loads the ledger; on
+    /// first use, creates the two default rigs with every meter variant (R-LAB-1).
     pub(crate) async fn open(url: &str) -> Result<LabDb> {
         let store = Arc::new(
-            store::open(url).await.with_context(|| format!("opening the lab database {url}"))?,
+            ledgerdb::open(url).await.with_context(|| format!("opening the lab database {url}"))?,
         );
         if store.records(Record::Rigs).await?.is_empty() {
             let catalogue = meter::Catalogue::builtin();
@@ -51,20 +52,20 @@ impl LabDb {
         change: impl FnOnce(&mut Ledger) -> T + Send,
     ) -> Result<T> {
         let mut out = None;
-        let decide = |rows: LedgerRows| -> Result<LedgerWrites, StoreError> {
+        let decide = |rows: LedgerRows| -> Result<LedgerWrites, LedgerError> {
             let next = SlotId(rows.next_slot);
-            let before = ledger_of(rows).map_err(|e| StoreError::Corrupt(format!("{e:#}")))?;
+            let before = ledger_of(rows).map_err(|e| LedgerError::Decision(format!("{e:#}")))?;
             let mut after = before.clone();
             after.set_next_slot_id(next);
             out = Some(change(&mut after));
-            writes(&before, &after).map_err(|e| StoreError::Corrupt(format!("{e:#}")))
+            writes(&before, &after).map_err(|e| LedgerError::Decision(format!("{e:#}")))
         };
-        let res = self.store.ledger_transaction(Box::new(decide)).await;
+        let res = self.store.transaction(Box::new(decide)).await;
         // The in-memory view follows the store whatever happened.
         let reloaded = self.reload().await;
         match res {
             Ok(()) => {}
-            Err(StoreError::Overlap { slot, start, end }) => {
+            Err(LedgerError::Overlap { slot, start, end }) => {
                 return Err(anyhow!(
                     "the rig was booked meanwhile: slot {slot} from {} to {} (Brussels); pick another start",
                     clock::local_datetime(start),
@@ -88,7 +89,7 @@ impl LabDb {
 }
 
 /// The ledger as the store has it (the audit log included, for reading).
-async fn load(store: &store::SqlStore) -> Result<Ledger> {
+async fn load(store: &ledgerdb::SqlLedger) -> Result<Ledger> {
     let rows = LedgerRows {
         rigs: store.records(Record::Rigs).await?,
         agreements: store.records(Record::Agreements).await?,

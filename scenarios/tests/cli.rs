@@ -623,8 +623,8 @@ fn fifty_parallel_bookings_from_the_shell_neither_collide_nor_lie() {
         // The audit log: one "booked" per slot, one refusal per loser.
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let (slots, audit) = rt.block_on(async {
-            use store::Store as _;
-            let s = store::SqlStore::open(&db).await.unwrap();
+            use ledgerdb::LedgerStore as _;
+            let s = ledgerdb::open(&db).await.unwrap();
             (s.slots(None).await.unwrap(), s.audit().await.unwrap())
         });
         assert_eq!(slots.len(), 51, "{db}");

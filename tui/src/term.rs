@@ -1,10 +1,8 @@
 //! The terminal driver: the only part of the crate that touches the terminal or the lab.
 
-use std::{
-    io,
-    time::{Duration, Instant},
-};
+use std::{io, time::Duration};
 
+use clock::Stopwatch;
 use ratatui::{
     DefaultTerminal,
     crossterm::event::{self, Event, KeyEvent, KeyEventKind},
@@ -59,20 +57,22 @@ fn event_loop(
     refresh: Duration,
 ) -> io::Result<()> {
     let mut console = Console::new();
-    let mut next_refresh = Instant::now();
+    // Refreshes follow the terminal's real time, not the lab's: a month simulated in a minute
+    // still redraws once a second.
+    let mut since: Option<Stopwatch> = None;
     loop {
-        if Instant::now() >= next_refresh {
+        if since.is_none_or(|s| s.passed(refresh)) {
             console.refresh(source);
-            next_refresh = Instant::now() + refresh;
+            since = Some(Stopwatch::start());
         }
         terminal.draw(|frame| ui::render(frame, &console.app, &console.snap))?;
-        let timeout = next_refresh.saturating_duration_since(Instant::now());
+        let timeout = since.map_or(Duration::ZERO, |s| s.left(refresh));
         if !event::poll(timeout)? {
             continue;
         }
         match console.on_event(&event::read()?, source) {
             Flow::Quit => return Ok(()),
-            Flow::Refresh => next_refresh = Instant::now(),
+            Flow::Refresh => since = None,
             // A resize needs nothing but the redraw at the top of the loop.
             Flow::Continue => {}
         }

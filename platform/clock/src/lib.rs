@@ -1,22 +1,18 @@
-//! Time for the whole lab. This is the only crate that reads the system clock: models take
-//! `now: Timestamp` as an argument, and drivers own a [`Clock`] ([`SystemClock`] in production,
-//! [`SimClock`] in simulation), so every test can run on simulated calendar time. The crate also
-//! owns the Europe/Brussels calendar (quarter-hours, local days of 23/24/25 hours, months, the DST
-//! flag of P1 timestamps) and the parsing of CLI durations and instants.
+//! Time for the whole lab, at run time. This is the only crate that reads the system clock:
+//! models take `now: Timestamp` as an argument, and drivers own a [`Clock`] ([`SystemClock`]
+//! in production, [`SimClock`] in simulation), so every test can run on simulated calendar
+//! time. The Brussels calendar itself is the pure `calendar` crate, re-exported here so a
+//! driver needs one import. Real time that is not calendar time (a socket's timeout, a
+//! terminal's refresh, a run's wall time) is measured with [`Stopwatch`] and waited with
+//! [`pause`]: named, so it cannot be mistaken for lab time.
 //!
 //! Invariants:
-//! - Instants are [`Timestamp`]s (UTC). Local Brussels time appears only as [`civil`] values
-//!   computed from an instant here; nothing stores local time.
-//! - Calendar intervals are half-open `[start, end)`.
-//! - Brussels rules come from the tz database bundled in the binary, never from the host.
 //! - A [`SimClock`] never goes backwards. [`SystemClock`] is wall time and may be stepped by NTP.
 //! - Nothing here keeps global mutable state. Every simulated clock is its own value, so
 //!   concurrent tests and scenarios never share time.
 #![deny(missing_docs)]
 
-mod calendar;
-mod holidays;
-mod parse;
+mod real;
 mod sim;
 #[cfg(test)]
 mod tests;
@@ -25,13 +21,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use calendar::{
-    brussels, day_bounds, day_start, hours_in_day, is_dst, local_date, local_datetime, month_start,
-    next_month_start, next_quarter, quarter_start, quarters_in_day,
-};
-pub use holidays::{belgian_holidays, easter_sunday, is_belgian_holiday, is_working_day};
-pub use jiff::{SignedDuration, Timestamp, civil};
-pub use parse::{ParseDurationError, ParseTimeError, parse_date_or_time, parse_duration};
+pub use calendar::*;
+pub use real::{Stopwatch, pause};
 pub use sim::{SimClock, SimClockError};
 
 /// A source of calendar time that can also wait for it.

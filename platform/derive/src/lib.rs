@@ -40,7 +40,7 @@ mod series;
 #[cfg(test)]
 mod tests;
 
-use clock::{SignedDuration, Timestamp, civil};
+use calendar::{SignedDuration, Timestamp, civil};
 use serde::{Deserialize, Serialize};
 
 use crate::series::{Series, Step};
@@ -371,8 +371,8 @@ pub fn months(
     let last = last.first_of_month();
     while month <= last {
         let month_last = month.last_of_month();
-        let start = clock::day_start(month);
-        let end = clock::day_bounds(month_last).1;
+        let start = calendar::day_start(month);
+        let end = calendar::day_bounds(month_last).1;
         let days = electricity_days(&elec, month, month_last, opt);
         let quarters = electricity_intervals(&elec, &quarter_grid(start, end), opt);
         let gas_days = gas_intervals(&gas, &day_grid(month, month_last), opt);
@@ -464,7 +464,7 @@ fn grid(
 }
 
 fn quarter_grid(from: Timestamp, to: Timestamp) -> Vec<Timestamp> {
-    grid(clock::quarter_start(from), to, |t| t.checked_add(QUARTER).ok())
+    grid(calendar::quarter_start(from), to, |t| t.checked_add(QUARTER).ok())
 }
 
 fn hour_grid(from: Timestamp, to: Timestamp) -> Vec<Timestamp> {
@@ -478,9 +478,9 @@ fn day_grid(first: civil::Date, last: civil::Date) -> Vec<Timestamp> {
         return out;
     }
     let mut d = first;
-    out.push(clock::day_start(d));
+    out.push(calendar::day_start(d));
     while d <= last {
-        let (_, end) = clock::day_bounds(d);
+        let (_, end) = calendar::day_bounds(d);
         out.push(end);
         match d.tomorrow() {
             Ok(n) => d = n,
@@ -491,9 +491,9 @@ fn day_grid(first: civil::Date, last: civil::Date) -> Vec<Timestamp> {
 }
 
 /// Start of the local hour containing `ts`, floored on the wall clock like
-/// [`clock::quarter_start`].
+/// [`calendar::quarter_start`].
 fn hour_start(ts: Timestamp) -> Timestamp {
-    let offset = SignedDuration::from_secs(i64::from(clock::brussels().to_offset(ts).seconds()));
+    let offset = SignedDuration::from_secs(i64::from(calendar::brussels().to_offset(ts).seconds()));
     let local = ts.checked_add(offset).unwrap_or(ts);
     floor_to(local, HOUR).checked_sub(offset).unwrap_or(Timestamp::MIN)
 }
@@ -542,12 +542,12 @@ fn electricity_days(
         .steps(&day_grid(first, last), opt)
         .into_iter()
         .map(|Step { start, end, delta }| {
-            let date = clock::local_date(start);
+            let date = calendar::local_date(start);
             DayVolume {
                 date,
                 start,
                 end,
-                quarters: clock::quarters_in_day(date),
+                quarters: calendar::quarters_in_day(date),
                 offtake_kwh: delta.wh.map(|w| kwh(w[0])),
                 injection_kwh: delta.wh.map(|w| kwh(w[1])),
                 quality: delta.quality,

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use clock::Timestamp;
+use calendar::Timestamp;
 
 use crate::{GasReading, MissingCause, Options, Quality, Sample};
 

@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use clock::civil::{Date, date};
+use calendar::civil::{Date, date};
 use proptest::prelude::*;
 use rstest::rstest;
 
@@ -88,7 +88,7 @@ fn with_gas(
 
 /// 1 Hz, 1 kW, covering local `day` with an hour of margin on each side.
 fn day_at_1hz(day: Date) -> Vec<Sample> {
-    let (start, end) = clock::day_bounds(day);
+    let (start, end) = calendar::day_bounds(day);
     let from = start.checked_sub(SignedDuration::from_hours(1)).unwrap();
     let len = end.duration_since(from).as_secs() + 3600;
     simulate(from, len, 1, 0, one_kw, all)
@@ -118,7 +118,7 @@ fn find<'a>(quarters: &'a [Interval], start: &str) -> &'a Interval {
 fn constant_1kw_at_1hz_gives_measured_quarters_of_a_quarter_kwh() {
     let day = date(2026, 2, 10);
     let samples = day_at_1hz(day);
-    let (start, end) = clock::day_bounds(day);
+    let (start, end) = calendar::day_bounds(day);
     let quarters = quarter_hours(&samples, start, end, &Options::default());
     assert_eq!(quarters.len(), 96);
     assert_eq!(quarters[0].start, ts("2026-02-10T00:00:00+01:00"));
@@ -152,7 +152,7 @@ fn dst_days_have_their_quarters_and_volume(
     #[case] kwh: f64,
 ) {
     let samples = day_at_1hz(day);
-    let (start, end) = clock::day_bounds(day);
+    let (start, end) = calendar::day_bounds(day);
     let opt = Options::default();
     let qs = quarter_hours(&samples, start, end, &opt);
     assert_eq!(qs.len(), quarters);
@@ -166,7 +166,7 @@ fn dst_days_have_their_quarters_and_volume(
 #[test]
 fn gaps_leave_quarters_missing_or_estimated_never_zero() {
     let day = date(2026, 2, 10);
-    let (start, end) = clock::day_bounds(day);
+    let (start, end) = calendar::day_bounds(day);
     let from = start.checked_sub(SignedDuration::from_hours(1)).unwrap();
     let len = end.duration_since(from).as_secs() + 3600;
     // A 40-minute hole: the samples around 10:15 and 10:30 are 40 min apart (> max_gap).
@@ -198,7 +198,7 @@ fn gaps_leave_quarters_missing_or_estimated_never_zero() {
 #[test]
 fn no_samples_at_all_is_missing_not_zero() {
     let day = date(2026, 2, 10);
-    let (start, end) = clock::day_bounds(day);
+    let (start, end) = calendar::day_bounds(day);
     let opt = Options::default();
     let qs = quarter_hours(&[], start, end, &opt);
     assert_eq!(qs.len(), 96);
@@ -218,7 +218,7 @@ fn no_samples_at_all_is_missing_not_zero() {
 #[case::offset_7s(7, 0.002)]
 fn dsmr4_samples_every_10s_give_the_same_volumes(#[case] offset_s: i64, #[case] tol: f64) {
     let day = date(2026, 2, 10);
-    let (start, end) = clock::day_bounds(day);
+    let (start, end) = calendar::day_bounds(day);
     let from = start.checked_sub(SignedDuration::from_hours(1)).unwrap();
     let len = end.duration_since(from).as_secs() + 3600;
     let samples = simulate(from, len, 10, offset_s, one_kw, all);
@@ -242,7 +242,7 @@ fn a_register_going_backwards_makes_its_interval_missing(#[case] at: &str) {
     for s in samples.iter_mut().filter(|s| s.at >= ts(at)) {
         s.import_wh -= 5000;
     }
-    let (start, end) = clock::day_bounds(day);
+    let (start, end) = calendar::day_bounds(day);
     let opt = Options::default();
     let qs = quarter_hours(&samples, start, end, &opt);
     assert_missing(find(&qs, "2026-02-10T10:00:00Z"), MissingCause::RegisterDecrease);
@@ -261,7 +261,7 @@ fn an_export_decrease_also_makes_the_interval_missing() {
     for s in samples.iter_mut().filter(|s| s.at >= ts("2026-02-10T10:07:00Z")) {
         s.export_wh -= 1;
     }
-    let (start, end) = clock::day_bounds(day);
+    let (start, end) = calendar::day_bounds(day);
     let qs = quarter_hours(&samples, start, end, &Options::default());
     assert_missing(find(&qs, "2026-02-10T10:00:00Z"), MissingCause::RegisterDecrease);
 }
@@ -310,7 +310,7 @@ fn one_sample_never_bounds_both_ends_of_an_interval() {
 fn unsorted_duplicated_samples_give_the_same_figures() {
     let day = date(2026, 2, 10);
     let sorted = simulate(
-        clock::day_start(day).checked_sub(secs(600)).unwrap(),
+        calendar::day_start(day).checked_sub(secs(600)).unwrap(),
         86_400 + 1200,
         10,
         0,
@@ -321,7 +321,7 @@ fn unsorted_duplicated_samples_give_the_same_figures() {
     messy.extend(sorted.iter().step_by(7).copied());
     messy.swap(3, 500);
     let opt = Options::default();
-    let (start, end) = clock::day_bounds(day);
+    let (start, end) = calendar::day_bounds(day);
     assert_eq!(quarter_hours(&messy, start, end, &opt), quarter_hours(&sorted, start, end, &opt));
     assert_eq!(days(&messy, day, day, &opt), days(&sorted, day, day, &opt));
 }
@@ -452,7 +452,7 @@ fn a_month_with_a_missing_day_has_no_volume_but_counts_days() {
 #[case::ninety_seconds_late(90, Quality::Estimated)]
 fn gas_hours_from_five_minute_captures(#[case] capture_offset_s: i64, #[case] quality: Quality) {
     let day = date(2026, 2, 10);
-    let (start, end) = clock::day_bounds(day);
+    let (start, end) = calendar::day_bounds(day);
     let from = start.checked_sub(SignedDuration::from_hours(1)).unwrap();
     let samples = simulate(from, 26 * 3600, 10, 0, one_kw, all);
     // 100 dm³ per 5 min (1.2 m³/h), 300 per 5 min (3.6 m³/h) between 18:00 and 19:00 Z.
@@ -489,7 +489,7 @@ fn gas_hours_from_five_minute_captures(#[case] capture_offset_s: i64, #[case] qu
 fn gas_hours_on_dst_days_follow_the_local_day() {
     let day = date(2026, 10, 25);
     let samples = with_gas(day_at_1hz(day), 0, |_| 100);
-    let (start, end) = clock::day_bounds(day);
+    let (start, end) = calendar::day_bounds(day);
     let opt = Options::default();
     let hours = gas_hours(&samples, start, end, &opt);
     assert_eq!(hours.len(), 25);
@@ -577,7 +577,7 @@ fn monotone_day() -> impl Strategy<Value = (Date, Vec<Sample>)> {
         prop::collection::vec(step, 400..900),
     )
         .prop_map(|(day, steps)| {
-            let mut at = clock::day_start(day).checked_sub(secs(1200)).unwrap();
+            let mut at = calendar::day_start(day).checked_sub(secs(1200)).unwrap();
             let (mut imp, mut exp) = (BASE_IMPORT_WH, BASE_EXPORT_WH);
             let samples = steps
                 .into_iter()
@@ -598,9 +598,9 @@ proptest! {
     #[test]
     fn quarters_add_up_to_the_day_and_are_never_negative((day, samples) in monotone_day()) {
         let opt = Options::default();
-        let (start, end) = clock::day_bounds(day);
+        let (start, end) = calendar::day_bounds(day);
         let qs = quarter_hours(&samples, start, end, &opt);
-        prop_assert_eq!(qs.len() as u32, clock::quarters_in_day(day));
+        prop_assert_eq!(qs.len() as u32, calendar::quarters_in_day(day));
         for q in &qs {
             prop_assert_eq!(q.offtake_kwh.is_some(), q.quality != Quality::Missing);
             prop_assert_eq!(q.missing.is_some(), q.quality == Quality::Missing);
@@ -655,7 +655,8 @@ proptest! {
 /// must come out complete. No timing assertion; run in release to see the time.
 #[test]
 fn a_month_of_1hz_samples() {
-    let (start, end) = (clock::day_start(date(2026, 1, 1)), clock::day_start(date(2026, 2, 1)));
+    let (start, end) =
+        (calendar::day_start(date(2026, 1, 1)), calendar::day_start(date(2026, 2, 1)));
     let n = end.duration_since(start).as_secs() + 1;
     let (s0, imp0) = (start.as_second(), BASE_IMPORT_WH);
     let mut samples: Vec<Sample> = (0..n)

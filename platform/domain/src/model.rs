@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use clock::Timestamp;
+use calendar::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;

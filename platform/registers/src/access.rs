@@ -5,7 +5,7 @@
 //! his own occupancy. Serving only those windows is what keeps a backdated customer switch or
 //! a revocation from leaking data, whatever range the caller asks for.
 
-use clock::Timestamp;
+use calendar::Timestamp;
 use domain::{ContractStatus, DataKind, Ean, GridUserId, Kbo};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;

@@ -1,7 +1,7 @@
 //! What can be asked of the registers. Every accepted command is persisted with its `now` and
 //! replayed at start, so the field names are a contract: rename nothing.
 
-use clock::Timestamp;
+use calendar::Timestamp;
 use domain::{AccessPoint, DataServicePoint, DongleLink, Ean, Esp, GridUserId, Kbo, SupplierId};
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! Why the registers refused a command. A refused command changes nothing.
 
-use clock::{Timestamp, brussels};
+use calendar::{Timestamp, brussels};
 use domain::{Ean, GridUserId, Kbo};
 use thiserror::Error;
 

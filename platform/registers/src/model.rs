@@ -1,6 +1,6 @@
 //! The records the registers keep: rules, occupancy, mandates, consents, parties.
 
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use domain::{Ean, GridUserId, Kbo, SupplierId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! What the registers tell the parties: the server sends these as webhooks to ESPs and shows
 //! them in the grid user's portal.
 
-use clock::Timestamp;
+use calendar::Timestamp;
 use domain::{Ean, GridUserId, Kbo};
 use serde::{Deserialize, Serialize};
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use clock::{SignedDuration, Timestamp, brussels};
+use calendar::{SignedDuration, Timestamp, brussels};
 use domain::{AccessPoint, DataServicePoint, DongleLink, Ean, Esp, GridUserId, Kbo, SupplierId};
 use jiff::Span;
 use serde::{Deserialize, Serialize};

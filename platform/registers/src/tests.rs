@@ -1,4 +1,4 @@
-use clock::{SignedDuration, Timestamp, brussels};
+use calendar::{SignedDuration, Timestamp, brussels};
 use domain::{
     AccessPoint, Channel, Commodity, ContractStatus, DataKind, DataServicePoint, DongleLink, Ean,
     Esp, GridUserId, Kbo, Service, SupplierId,

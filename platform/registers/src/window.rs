@@ -2,7 +2,7 @@
 //! end is [`Timestamp::MAX`]; every window list these functions return is sorted, has no empty
 //! windows, and neither overlaps nor touches (touching windows are merged).
 
-use clock::Timestamp;
+use calendar::Timestamp;
 
 /// A half-open stretch of time `[start, end)`.
 pub(crate) type Window = (Timestamp, Timestamp);

@@ -117,18 +117,18 @@ impl EmbeddedBroker {
             })
             .map_err(|e| e.to_string())?;
         // Wait until it accepts MQTT connections, so callers can connect at once.
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let waited = clock::Stopwatch::start();
         loop {
             match probe(addr, &topic) {
                 Ok(()) => break,
-                Err(e) if std::time::Instant::now() >= deadline => {
+                Err(e) if waited.passed(Duration::from_secs(2)) => {
                     return Err(port_taken(addr, &format!("no MQTT broker answers there ({e})")));
                 }
-                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                Err(_) => clock::pause(Duration::from_millis(10)),
             }
         }
         // The broker that answered is ours only if our own subscriber got the message.
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let deadline = clock::Stopwatch::start().deadline(Duration::from_secs(2));
         let ours = loop {
             match probe_rx.recv_deadline(deadline) {
                 Ok(Some(rumqttd::Notification::Forward(f))) if f.publish.topic == topic => {

@@ -210,7 +210,12 @@ impl Webhooks {
             if d.state != "pending" {
                 return;
             }
-            tokio::time::sleep(backoff).await;
+            // The lab's clock, not the wall's: under a simulated clock the retries come when
+            // the lab's time reaches them, as they would for a real ESP.
+            let wait =
+                clock::SignedDuration::try_from(backoff).unwrap_or(clock::SignedDuration::MAX);
+            let due = self.clock.now().checked_add(wait).unwrap_or(clock::Timestamp::MAX);
+            self.clock.sleep_until(due).await;
             backoff = backoff.saturating_mul(2);
         }
     }

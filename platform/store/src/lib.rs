@@ -10,13 +10,15 @@
 //! Invariants: an upload is acknowledged only after its transaction commits; `(dongle, seq)`
 //! is unique, so a retried upload is stored once.
 
+pub mod db;
 mod schema;
 mod sql;
 mod tx;
 
+pub use db::{from_ms, ms};
 pub use sql::SqlStore;
 
-use clock::Timestamp;
+use calendar::Timestamp;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -37,55 +39,12 @@ pub enum StoreError {
     /// Stored data does not make sense (a timestamp out of range).
     #[error("corrupt row: {0}")]
     Corrupt(String),
-    /// The slot overlaps another on the same rig (enforced by the database).
-    #[error("the rig is already booked from {start} to {end} (slot {slot})")]
-    Overlap {
-        /// The slot in the way.
-        slot: String,
-        /// Its start.
-        start: Timestamp,
-        /// Its end.
-        end: Timestamp,
-    },
     /// No such row.
     #[error("no {0}")]
     NotFound(String),
     /// The row exists already (another writer appended that step first).
     #[error("{0} exists already")]
     Exists(String),
-}
-
-/// A booked slot as the store keeps it: the columns the database needs to forbid overlaps,
-/// plus the booking crate's full record as JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlotRow {
-    /// Slot id.
-    pub id: String,
-    /// The rig.
-    pub rig: String,
-    /// The usage agreement.
-    pub agreement: String,
-    /// Start (inclusive).
-    pub start: Timestamp,
-    /// End (exclusive).
-    pub end: Timestamp,
-    /// Cancelled slots free their time.
-    pub cancelled: bool,
-    /// The full record (JSON).
-    pub body: String,
-}
-
-/// One audit entry (append-only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRow {
-    /// When.
-    pub at: Timestamp,
-    /// Who (agreement id, `operator`, `system`).
-    pub actor: String,
-    /// What (`book`, `refuse`, `cancel`, `activate`, `end`, …).
-    pub action: String,
-    /// Details.
-    pub detail: String,
 }
 
 /// A dongle the platform knows, with its key and the meter it reads (R-NRT-10: the platform
@@ -234,17 +193,6 @@ pub trait Store: Send + Sync {
     fn put_record<'a>(&'a self, kind: Record, id: &'a str, body: &'a str) -> Fut<'a, ()>;
     /// Every record of a kind, by id.
     fn records(&self, kind: Record) -> Fut<'_, Vec<(String, String)>>;
-    /// Slots, optionally of one rig, by start.
-    fn slots<'a>(&'a self, rig: Option<&'a str>) -> Fut<'a, Vec<SlotRow>>;
-    /// One change of the booking ledger, all or nothing: takes the ledger's write lock (one
-    /// writer at a time across processes: SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory
-    /// lock), reads its rows, lets `decide` compute the writes from them, and commits those
-    /// in order: records, new slots, changed slots, then the audit entries. A slot that
-    /// overlaps another on its rig fails the whole transaction with [`StoreError::Overlap`]
-    /// (PostgreSQL's exclusion constraint has the last word).
-    fn ledger_transaction<'a>(&'a self, decide: LedgerFn<'a>) -> Fut<'a, ()>;
-    /// The audit log, oldest first.
-    fn audit(&self) -> Fut<'_, Vec<AuditRow>>;
     /// Appends an accepted register command; [`StoreError::Exists`] when `seq` exists,
     /// so two writers cannot both append the same step.
     fn append_event<'a>(&'a self, seq: u64, at: Timestamp, body: &'a str) -> Fut<'a, ()>;
@@ -293,35 +241,6 @@ pub enum Write {
     },
 }
 
-/// The booking ledger's rows as read inside [`Store::ledger_transaction`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LedgerRows {
-    /// Rigs, by id.
-    pub rigs: Vec<(String, String)>,
-    /// Usage agreements, by id.
-    pub agreements: Vec<(String, String)>,
-    /// Every slot, cancelled ones included.
-    pub slots: Vec<SlotRow>,
-    /// The id the next new slot takes (the database's sequence: never reused).
-    pub next_slot: u64,
-}
-
-/// What one ledger transaction writes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LedgerWrites {
-    /// Rigs and agreements to store or replace.
-    pub records: Vec<(Record, String, String)>,
-    /// Slots to insert.
-    pub new_slots: Vec<SlotRow>,
-    /// Slots whose state changed (cancelled, active, ended).
-    pub changed_slots: Vec<SlotRow>,
-    /// Audit entries to append, after the slots.
-    pub audit: Vec<AuditRow>,
-}
-
-/// The decision of a ledger transaction, from the rows to the writes (runs under the lock).
-pub type LedgerFn<'a> = Box<dyn FnOnce(LedgerRows) -> Result<LedgerWrites, StoreError> + Send + 'a>;
-
 /// One accepted register command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRow {
@@ -356,13 +275,9 @@ pub struct AccessRow {
     pub detail: String,
 }
 
-/// Kinds of JSON records the store keeps for the lab.
+/// Kinds of JSON records the platform keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Record {
-    /// Rigs and their variants.
-    Rigs,
-    /// Usage agreements.
-    Agreements,
     /// API tokens, by the SHA-256 of the token.
     Tokens,
     /// Webhook deliveries and their attempts.
@@ -374,8 +289,6 @@ pub enum Record {
 impl Record {
     pub(crate) fn table(self) -> &'static str {
         match self {
-            Record::Rigs => "rigs",
-            Record::Agreements => "agreements",
             Record::Tokens => "tokens",
             Record::Deliveries => "deliveries",
             Record::EspSecrets => "esp_secrets",
@@ -386,12 +299,4 @@ impl Record {
 /// Opens a store by URL and brings its schema up to date.
 pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
     SqlStore::open(url).await
-}
-
-pub(crate) fn ms(t: Timestamp) -> i64 {
-    t.as_millisecond()
-}
-
-pub(crate) fn from_ms(v: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_millisecond(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

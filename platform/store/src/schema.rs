@@ -1,12 +1,11 @@
 //! Migrations: numbered steps, applied once each, recorded in `schema_migrations`.
+//!
+//! Versions 2 and 4 once created the lab's booking tables (rigs, agreements, slots, audit,
+//! counters); those belong to the lab's own ledger store now (`rig/ledgerdb`, its own
+//! `ledger_migrations`), which creates them if they are missing. The versions stay, empty,
+//! so databases made before keep their history and their tables.
 
-/// A migration: version, what it does, SQLite DDL, PostgreSQL DDL.
-pub(crate) struct Migration {
-    pub(crate) version: i64,
-    pub(crate) name: &'static str,
-    pub(crate) sqlite: &'static [&'static str],
-    pub(crate) postgres: &'static [&'static str],
-}
+use crate::db::Migration;
 
 const COMMON_V1: &[&str] = &[
     "CREATE TABLE dongles (id TEXT PRIMARY KEY, key_hex TEXT NOT NULL, meter TEXT)",
@@ -40,44 +39,6 @@ const COMMON_V1: &[&str] = &[
         auxiliary_wh DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (meter, start_ms)
     )",
-];
-
-const SQLITE_V2: &[&str] = &[
-    "CREATE TABLE agreements (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
-    "CREATE TABLE slots (
-        id TEXT PRIMARY KEY,
-        rig TEXT NOT NULL,
-        agreement TEXT NOT NULL,
-        start_ms BIGINT NOT NULL,
-        end_ms BIGINT NOT NULL,
-        cancelled BIGINT NOT NULL DEFAULT 0,
-        body TEXT NOT NULL
-    )",
-    "CREATE INDEX slots_by_rig ON slots (rig, start_ms)",
-    "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)",
-    "CREATE TABLE rigs (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
-];
-
-// PostgreSQL forbids overlapping slots itself: an exclusion constraint on (rig, [start, end)),
-// so concurrent bookings from several lab processes cannot double-book.
-const POSTGRES_V2: &[&str] = &[
-    // In `public`, once per database; two processes migrating at once may race to create it.
-    "DO $$ BEGIN CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public; \
-     EXCEPTION WHEN unique_violation OR duplicate_object THEN NULL; END $$",
-    "CREATE TABLE agreements (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
-    "CREATE TABLE slots (
-        id TEXT PRIMARY KEY,
-        rig TEXT NOT NULL,
-        agreement TEXT NOT NULL,
-        start_ms BIGINT NOT NULL,
-        end_ms BIGINT NOT NULL,
-        cancelled BIGINT NOT NULL DEFAULT 0,
-        body TEXT NOT NULL,
-        CONSTRAINT slots_no_overlap EXCLUDE USING gist (rig WITH =, int8range(start_ms, end_ms) WITH &&) WHERE (cancelled = 0)
-    )",
-    "CREATE INDEX slots_by_rig ON slots (rig, start_ms)",
-    "CREATE TABLE audit (id BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)",
-    "CREATE TABLE rigs (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
 ];
 
 // Data access (R-ACC-1, R-MAN-*, R-NRT-4..8): the registers are event-sourced (commands with
@@ -122,13 +83,6 @@ const POSTGRES_V3: &[&str] = &[
     "CREATE TABLE esp_secrets (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
 ];
 
-// Slot ids come from the database: one counter row, read and advanced under the ledger's
-// write lock, seeded with the highest id booked so far.
-const COMMON_V4: &[&str] = &[
-    "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
-    "INSERT INTO counters (name, value) SELECT 'slot', COALESCE(MAX(CAST(id AS BIGINT)), 0) FROM slots",
-];
-
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -138,9 +92,9 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 2,
-        name: "rigs, usage agreements, slots without overlap, audit log",
-        sqlite: SQLITE_V2,
-        postgres: POSTGRES_V2,
+        name: "rigs, usage agreements, slots without overlap, audit log (now the ledger store's)",
+        sqlite: &[],
+        postgres: &[],
     },
     Migration {
         version: 3,
@@ -150,8 +104,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        name: "counters (slot ids from the database)",
-        sqlite: COMMON_V4,
-        postgres: COMMON_V4,
+        name: "counters (slot ids; now the ledger store's)",
+        sqlite: &[],
+        postgres: &[],
     },
 ];

@@ -1,22 +1,15 @@
 //! The SQL implementation over sqlx's `Any` driver.
 
+use crate::db::{Backend as Kind, from_ms, ms};
 use crate::schema::MIGRATIONS;
 use crate::{
-    AccessRow, AmrRow, AuditRow, DongleCounts, DongleRow, EventRow, Fut, LedgerFn, NewUpload,
-    Outcome, Record, SampleRow, SlotRow, Store, StoreError, StoredUpload, Values, Write, from_ms,
-    ms,
+    AccessRow, AmrRow, DongleCounts, DongleRow, EventRow, Fut, NewUpload, Outcome, Record,
+    SampleRow, Store, StoreError, StoredUpload, Values, Write,
 };
-use clock::Timestamp;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use calendar::Timestamp;
+use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Executor, Row};
 use std::collections::BTreeMap;
-use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Sqlite,
-    Postgres,
-}
 
 /// The store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -35,89 +28,14 @@ impl SqlStore {
     /// Connects and migrates. `sqlite:PATH` creates the file if needed and runs it in WAL
     /// mode; `sqlite::memory:` is a private in-memory database; `postgres://…` a server.
     pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
-        sqlx::any::install_default_drivers();
-        let (kind, url, max) = if url.starts_with("postgres://") || url.starts_with("postgresql://")
-        {
-            (Kind::Postgres, url.to_owned(), 8)
-        } else if url == "sqlite::memory:" {
-            // Each connection to `:memory:` is its own database: keep exactly one.
-            (Kind::Sqlite, url.to_owned(), 1)
-        } else if let Some(path) = url.strip_prefix("sqlite:") {
-            let path = path.trim_start_matches("//");
-            let sep = if path.contains('?') { '&' } else { '?' };
-            (Kind::Sqlite, format!("sqlite:{path}{sep}mode=rwc"), 4)
-        } else {
-            return Err(StoreError::Url(url.to_owned()));
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if kind == Kind::Sqlite {
-                        // WAL: readers never block the writer. synchronous=NORMAL is durable
-                        // against a killed process (the WAL is in the OS before COMMIT
-                        // returns), not against power loss; FULL would fsync every commit.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await?;
-        let store = SqlStore { pool, kind };
-        store.migrate().await?;
-        Ok(store)
+        let (pool, kind) = crate::db::connect(url).await?;
+        crate::db::migrate(&pool, kind, "schema_migrations", MIGRATIONS).await?;
+        Ok(SqlStore { pool, kind })
     }
 
     /// Runs one statement that returns nothing (administration, tests).
     pub async fn exec(&self, sql: &str) -> Result<(), StoreError> {
         self.pool.execute(sqlx::AssertSqlSafe(sql.to_owned())).await?;
-        Ok(())
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        self.pool
-            .execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)",
-            )
-            .await?;
-        for m in MIGRATIONS {
-            // One migrator at a time: processes starting together on one database queue
-            // here instead of racing to create the same tables.
-            let mut tx = match self.kind {
-                Kind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                Kind::Postgres => {
-                    let mut tx = self.pool.begin().await?;
-                    let _: i64 = sqlx::query_scalar(
-                        "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtext('meterlab.migrate'))) AS l",
-                    )
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    tx
-                }
-            };
-            let done: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                    .bind(m.version)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if done.is_some() {
-                continue;
-            }
-            let steps = if self.kind == Kind::Sqlite { m.sqlite } else { m.postgres };
-            for step in steps {
-                tx.execute(*step).await?;
-            }
-            sqlx::query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)")
-                .bind(m.version)
-                .bind(m.name)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        }
         Ok(())
     }
 
@@ -251,19 +169,6 @@ fn upload_of(row: &AnyRow) -> Result<NewUpload, StoreError> {
     })
 }
 
-pub(crate) fn slot_of(row: &AnyRow) -> Result<SlotRow, StoreError> {
-    let cancelled: i64 = row.try_get("cancelled")?;
-    Ok(SlotRow {
-        id: row.try_get("id")?,
-        rig: row.try_get("rig")?,
-        agreement: row.try_get("agreement")?,
-        start: from_ms(row.try_get("start_ms")?)?,
-        end: from_ms(row.try_get("end_ms")?)?,
-        cancelled: cancelled != 0,
-        body: row.try_get("body")?,
-    })
-}
-
 fn amr_of(row: &AnyRow) -> Result<AmrRow, StoreError> {
     Ok(AmrRow {
         start: from_ms(row.try_get("start_ms")?)?,
@@ -278,10 +183,7 @@ fn amr_of(row: &AnyRow) -> Result<AmrRow, StoreError> {
 
 impl Store for SqlStore {
     fn backend(&self) -> &'static str {
-        match self.kind {
-            Kind::Sqlite => "sqlite",
-            Kind::Postgres => "postgres",
-        }
+        self.kind.name()
     }
 
     fn put_dongle<'a>(&'a self, d: &'a DongleRow) -> Fut<'a, ()> {
@@ -443,68 +345,17 @@ impl Store for SqlStore {
     }
 
     fn put_record<'a>(&'a self, kind: Record, id: &'a str, body: &'a str) -> Fut<'a, ()> {
-        Box::pin(async move {
-            let sql = format!(
-                "INSERT INTO {t} (id, body) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-                t = kind.table()
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(body).execute(&self.pool).await?;
-            Ok(())
-        })
+        Box::pin(crate::db::put_record(&self.pool, kind.table(), id, body))
     }
 
     fn records(&self, kind: Record) -> Fut<'_, Vec<(String, String)>> {
-        Box::pin(async move {
-            let sql = format!("SELECT id, body FROM {} ORDER BY id", kind.table());
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
-            rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("body")?))).collect()
-        })
-    }
-
-    fn slots<'a>(&'a self, rig: Option<&'a str>) -> Fut<'a, Vec<SlotRow>> {
-        Box::pin(async move {
-            let rows = match rig {
-                Some(r) => {
-                    sqlx::query("SELECT * FROM slots WHERE rig = $1 ORDER BY start_ms, id")
-                        .bind(r)
-                        .fetch_all(&self.pool)
-                        .await?
-                }
-                None => {
-                    sqlx::query("SELECT * FROM slots ORDER BY start_ms, id")
-                        .fetch_all(&self.pool)
-                        .await?
-                }
-            };
-            rows.iter().map(slot_of).collect()
-        })
-    }
-
-    fn ledger_transaction<'a>(&'a self, decide: LedgerFn<'a>) -> Fut<'a, ()> {
-        Box::pin(self.ledger_transaction_impl(decide))
+        Box::pin(crate::db::records(&self.pool, kind.table()))
     }
 
     fn commit<'a>(&'a self, writes: &'a [Write]) -> Fut<'a, ()> {
         Box::pin(self.commit_impl(writes))
     }
 
-    fn audit(&self) -> Fut<'_, Vec<AuditRow>> {
-        Box::pin(async move {
-            let rows = sqlx::query("SELECT at_ms, actor, action, detail FROM audit ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(AuditRow {
-                        at: from_ms(r.try_get("at_ms")?)?,
-                        actor: r.try_get("actor")?,
-                        action: r.try_get("action")?,
-                        detail: r.try_get("detail")?,
-                    })
-                })
-                .collect()
-        })
-    }
     fn append_event<'a>(&'a self, seq: u64, at: Timestamp, body: &'a str) -> Fut<'a, ()> {
         Box::pin(async move {
             let res = sqlx::query(

@@ -3,7 +3,7 @@
 //! that it was skipped.
 #![allow(clippy::unwrap_used)]
 
-use clock::Timestamp;
+use calendar::Timestamp;
 use store::{AmrRow, DongleRow, NewUpload, Outcome, SqlStore, Store, Values};
 
 fn t(s: i64) -> Timestamp {
@@ -152,122 +152,6 @@ async fn a_reopened_file_store_keeps_everything_and_migrates_once() {
     let s = SqlStore::open(&url).await.unwrap();
     assert_eq!(s.sequences("D1").await.unwrap(), vec![1]);
     assert!(matches!(SqlStore::open("mysql://x").await, Err(store::StoreError::Url(_))));
-}
-
-fn slot(id: &str, rig: &str, start: i64, hours: i64) -> store::SlotRow {
-    store::SlotRow {
-        id: id.into(),
-        rig: rig.into(),
-        agreement: "A1".into(),
-        start: t(start * 3600),
-        end: t((start + hours) * 3600),
-        cancelled: false,
-        body: format!("{{\"id\":\"{id}\"}}"),
-    }
-}
-
-/// Books `row` in a ledger transaction the way a lab process does: decide on the rows read
-/// under the lock (refuse an overlap, take the database's next id), then write the slot and
-/// its audit entry. `Ok(None)` is a refusal.
-async fn book(s: &SqlStore, rig: &str, start: i64) -> Result<Option<String>, store::StoreError> {
-    let mut booked = None;
-    let decide = |rows: store::LedgerRows| {
-        let mut w = store::LedgerWrites::default();
-        let mut row = slot(&rows.next_slot.to_string(), rig, start, 22);
-        let clash = rows
-            .slots
-            .iter()
-            .any(|o| !o.cancelled && o.rig == row.rig && o.start < row.end && o.end > row.start);
-        if !clash {
-            row.body = format!("{{\"id\":{}}}", rows.next_slot);
-            booked = Some(row.id.clone());
-            w.audit.push(store::AuditRow {
-                at: t(0),
-                actor: "A1".into(),
-                action: "book".into(),
-                detail: row.id.clone(),
-            });
-            w.new_slots.push(row);
-        }
-        Ok(w)
-    };
-    s.ledger_transaction(Box::new(decide)).await?;
-    Ok(booked)
-}
-
-#[tokio::test]
-async fn ledger_transactions_forbid_overlaps_and_take_ids_from_the_database_under_50_concurrent_bookings()
- {
-    for s in backends("slots").await {
-        let b = s.backend();
-        assert_eq!(book(&s, "rig-a", 0).await.unwrap().as_deref(), Some("1"), "{b}");
-        // Back to back is fine (half-open), the other rig is independent.
-        assert_eq!(book(&s, "rig-a", 22).await.unwrap().as_deref(), Some("2"), "{b}");
-        assert_eq!(book(&s, "rig-b", 10).await.unwrap().as_deref(), Some("3"), "{b}");
-        assert_eq!(book(&s, "rig-a", 21).await.unwrap(), None, "{b}: overlap refused");
-        // The store has the last word: a decision that writes an overlapping slot fails
-        // whole, its audit entry included.
-        let audit_before = s.audit().await.unwrap().len();
-        let forced = s
-            .ledger_transaction(Box::new(|_| {
-                let mut w = store::LedgerWrites::default();
-                w.new_slots.push(slot("99", "rig-a", 21, 22));
-                w.audit.push(store::AuditRow {
-                    at: t(0),
-                    actor: "A1".into(),
-                    action: "book".into(),
-                    detail: "99".into(),
-                });
-                Ok(w)
-            }))
-            .await;
-        assert!(matches!(forced, Err(store::StoreError::Overlap { .. })), "{b}: {forced:?}");
-        assert_eq!(
-            s.audit().await.unwrap().len(),
-            audit_before,
-            "{b}: no audit of a failed booking"
-        );
-        // A cancelled slot frees its time.
-        let mut two =
-            s.slots(Some("rig-a")).await.unwrap().into_iter().find(|r| r.id == "2").unwrap();
-        two.cancelled = true;
-        s.ledger_transaction(Box::new(move |_| {
-            Ok(store::LedgerWrites { changed_slots: vec![two], ..Default::default() })
-        }))
-        .await
-        .unwrap();
-        assert!(book(&s, "rig-a", 30).await.unwrap().is_some(), "{b}");
-
-        // 50 concurrent bookings at overlapping times on a fresh rig: exactly one wins; 50 at
-        // different times on another: all win, each with its own id.
-        let s = std::sync::Arc::new(s);
-        let race = |rig: &'static str, spread: i64| {
-            (0..50)
-                .map(|i| {
-                    let s = s.clone();
-                    tokio::spawn(async move { book(&s, rig, 100 + (i % spread) * 22).await })
-                })
-                .collect::<Vec<_>>()
-        };
-        let (clashing, apart) = (race("rig-c", 1), race("rig-d", 50));
-        let mut ids = std::collections::BTreeSet::new();
-        let mut wins = 0;
-        for t in clashing {
-            if let Some(id) = t.await.unwrap().unwrap() {
-                wins += 1;
-                ids.insert(id);
-            }
-        }
-        assert_eq!(wins, 1, "{b}");
-        for t in apart {
-            let id = t.await.unwrap().unwrap();
-            assert!(ids.insert(id.expect("no overlap on rig-d")), "{b}: ids are unique");
-        }
-        assert_eq!(s.slots(Some("rig-c")).await.unwrap().len(), 1, "{b}");
-        assert_eq!(s.slots(Some("rig-d")).await.unwrap().len(), 50, "{b}");
-        let audit = s.audit().await.unwrap();
-        assert_eq!(audit.len(), s.slots(None).await.unwrap().len(), "{b}: one entry per slot");
-    }
 }
 
 #[tokio::test]

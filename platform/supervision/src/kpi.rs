@@ -1,7 +1,7 @@
 //! The R-NRT-9 KPIs over a window: availability, latency, successful transmission rate and
 //! regularity, per dongle and overall.
 
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::{Buckets, Supervisor, quantile_ns};

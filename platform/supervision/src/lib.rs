@@ -47,7 +47,7 @@ mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 pub use kpi::{DongleKpis, KpiFigures, Kpis};

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use clock::Timestamp;
+use calendar::Timestamp;
 
 use crate::{ConnectionState, IncidentKind, Rejection, Supervisor, quantile_ns};
 

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 
 /// One run of missing numbers, `start..=end` (the start is the map key).
 #[derive(Clone, Copy, Debug)]

@@ -13,8 +13,8 @@
 //! passed, or earlier when already delivered; anything delivered after its deadline is late
 //! (R-SLA-4: it is still delivered, and counted).
 
-use clock::civil::Date;
-use clock::{SignedDuration, Timestamp};
+use calendar::civil::Date;
+use calendar::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// How deadlines count days.
@@ -28,7 +28,7 @@ pub enum DayCount {
     Working,
 }
 
-pub use clock::{belgian_holidays, is_working_day};
+pub use calendar::{belgian_holidays, is_working_day};
 
 /// The end of the `n`th day after `day` (a Brussels midnight), counting calendar or working
 /// days: data of day D due "within 5 days" must be there before D+6 begins.
@@ -44,7 +44,7 @@ pub fn deadline(day: Date, n: u32, count: DayCount) -> Timestamp {
             left -= 1;
         }
     }
-    clock::day_bounds(d).1
+    calendar::day_bounds(d).1
 }
 
 /// When a period's data became complete on the platform, if it did.
@@ -138,7 +138,7 @@ pub fn day_deliveries(
     let mut out = Vec::new();
     let mut day = first;
     while day <= last {
-        let (start, end) = clock::day_bounds(day);
+        let (start, end) = calendar::day_bounds(day);
         let lo = samples.partition_point(|(c, _)| *c < start - max_gap);
         let hi = samples.partition_point(|(c, _)| *c <= end + max_gap);
         let inside = &samples[lo..hi];
@@ -190,19 +190,19 @@ pub fn month_deliveries(days: &[Delivery]) -> Vec<Delivery> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use clock::civil::date;
+    use calendar::civil::date;
 
     #[test]
     fn deadlines_count_calendar_or_working_days() {
         // Friday 30 October 2026: 5 calendar days -> end of Wed 4 Nov; 5 working days skip the
         // weekend and All Saints (Sun 1 Nov, no shift) -> end of Fri 6 Nov.
         let d = date(2026, 10, 30);
-        assert_eq!(deadline(d, 5, DayCount::Calendar), clock::day_bounds(date(2026, 11, 4)).1);
-        assert_eq!(deadline(d, 5, DayCount::Working), clock::day_bounds(date(2026, 11, 6)).1);
+        assert_eq!(deadline(d, 5, DayCount::Calendar), calendar::day_bounds(date(2026, 11, 4)).1);
+        assert_eq!(deadline(d, 5, DayCount::Working), calendar::day_bounds(date(2026, 11, 6)).1);
         // Tue 10 Nov: Armistice on Wed 11 is skipped.
         assert_eq!(
             deadline(date(2026, 11, 10), 1, DayCount::Working),
-            clock::day_bounds(date(2026, 11, 12)).1
+            calendar::day_bounds(date(2026, 11, 12)).1
         );
     }
 
@@ -213,7 +213,7 @@ mod tests {
     #[test]
     fn a_day_is_delivered_when_covered_and_dated_by_its_last_needed_sample() {
         let day = date(2026, 6, 1);
-        let (start, end) = clock::day_bounds(day);
+        let (start, end) = calendar::day_bounds(day);
         let gap = SignedDuration::from_mins(15);
         // Every 10 minutes; the 12:00 sample arrived two days late (backfill after an outage).
         let mut samples = Vec::new();
@@ -238,7 +238,7 @@ mod tests {
         let mut days: Vec<Delivery> = (1..=30)
             .map(|d| {
                 let day = date(2026, 6, d);
-                Delivery { period: day, complete_at: Some(clock::day_bounds(day).1) }
+                Delivery { period: day, complete_at: Some(calendar::day_bounds(day).1) }
             })
             .collect();
         let f = daily(&days, 5, DayCount::Calendar, now);

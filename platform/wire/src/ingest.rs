@@ -2,7 +2,7 @@
 
 /// Version 1 of the upload contract.
 pub mod v1 {
-    use clock::Timestamp;
+    use calendar::Timestamp;
     use hmac::{Hmac, KeyInit, Mac};
     use serde::{Deserialize, Serialize};
     use sha2::Sha256;

@@ -1,6 +1,6 @@
 //! Why the ledger refused something, and what to do next.
 
-use clock::{SignedDuration, Timestamp, brussels};
+use calendar::{SignedDuration, Timestamp, brussels};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 

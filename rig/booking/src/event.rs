@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use clock::Timestamp;
+use calendar::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::error::local;

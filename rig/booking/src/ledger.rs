@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use clock::{SignedDuration, Timestamp, brussels};
+use calendar::{SignedDuration, Timestamp, brussels};
 use jiff::Span;
 use serde::{Deserialize, Serialize};
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Number of a usage agreement, unique within a ledger, starting at 1.

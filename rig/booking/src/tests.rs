@@ -1,4 +1,4 @@
-use clock::{SignedDuration, Timestamp, brussels, local_datetime};
+use calendar::{SignedDuration, Timestamp, brussels, local_datetime};
 use jiff::civil::DateTime;
 use proptest::prelude::*;
 use rstest::rstest;

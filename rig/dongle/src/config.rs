@@ -1,7 +1,7 @@
 //! The dongle's configuration.
 
 use crate::fault::FaultModel;
-use clock::SignedDuration;
+use calendar::SignedDuration;
 use p1::smarty::Keys;
 use std::fmt;
 

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::fault::{BACKOFF_STREAM, Fault, Hangs, LTE_STREAM, WIFI_STREAM, Windows, add};
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use p1::{Decoder, Frame};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};

@@ -7,7 +7,7 @@
 //! does not move the windows of another, and windows are computed lazily as `now` advances:
 //! the same seed gives the same windows however often the dongle is polled.
 
-use clock::{ParseDurationError, SignedDuration, Timestamp};
+use calendar::{ParseDurationError, SignedDuration, Timestamp};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use std::fmt;
@@ -279,7 +279,7 @@ fn outages(part: &str, kind: &str, value: &str) -> Result<Outages, FaultModelErr
 }
 
 fn duration(part: &str, value: &str) -> Result<SignedDuration, FaultModelError> {
-    let d = clock::parse_duration(value)
+    let d = calendar::parse_duration(value)
         .map_err(|source| FaultModelError::Duration { part: part.to_owned(), source })?;
     if d <= SignedDuration::ZERO {
         return Err(FaultModelError::Zero { part: part.to_owned() });

@@ -1,7 +1,7 @@
 //! Unit tests: the fault model, backoff, timeouts, receipts, clock, batching.
 
 use crate::*;
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use rstest::rstest;
 use wire::ingest::v1::{Receipt, Rejected};
 

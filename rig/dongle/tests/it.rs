@@ -1,7 +1,7 @@
 //! The dongle on real telegrams: chunking, signatures, corrupt and encrypted frames, outages,
 //! full buffers, hangs, arbitrary bytes, and a throughput figure.
 
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use dongle::{Config, Dongle, Fault, State, Transmit, TransmitOutcome};
 use proptest::prelude::*;
 use rand::rngs::ChaCha8Rng;

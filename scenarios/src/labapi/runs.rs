@@ -194,7 +194,7 @@ fn run_child(
             let _ = child.wait();
             anyhow::bail!("stopped with the lab");
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        clock::pause(std::time::Duration::from_millis(200));
     };
     let text = std::fs::read_to_string(json).with_context(|| {
         format!("`meterlab test` ended ({status}) without a report: see {}", log.display())

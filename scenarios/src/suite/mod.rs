@@ -325,7 +325,7 @@ pub async fn run(opts: &Options) -> Result<Report> {
     }
     let clock = clock::SystemClock;
     let started = clock::Clock::now(&clock);
-    let t0 = std::time::Instant::now();
+    let t0 = clock::Stopwatch::start();
     let tags = opts.tags.clone();
     cucumber.filter_run(features, move |f, r, s| selected(tags.as_ref(), f, r, s)).await;
     let wall = t0.elapsed();

@@ -1,7 +1,7 @@
 //! Simulated meter-seconds per second per core: a meter tick (registers, peaks, M-Bus) plus
 //! building and encoding its telegram. Run with `cargo bench -p meter --bench tick`.
 
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use meter::{Catalogue, Meter};
 use std::hint::black_box;

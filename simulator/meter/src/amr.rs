@@ -2,7 +2,7 @@
 
 use crate::meter::MeterError;
 use crate::variant::{Kind, Variant};
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use profiles::{Home, ProfileSpec};
 
 /// One closed quarter hour of an AMR meter, energies in Wh and varh.
@@ -48,8 +48,8 @@ impl AmrMeter {
                 what: "not an AMR variant".into(),
             }));
         }
-        let q = clock::quarter_start(start);
-        let at = if q == start { q } else { clock::next_quarter(start) };
+        let q = calendar::quarter_start(start);
+        let at = if q == start { q } else { calendar::next_quarter(start) };
         Ok(AmrMeter { variant: variant.clone(), home: Home::new(profile, seed), at })
     }
 

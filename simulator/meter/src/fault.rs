@@ -1,7 +1,7 @@
 //! Meter-side fault injection: corrupt CRCs, truncated telegrams, garbage bytes, silence,
 //! clock jumps and wrong DST flags, each drawn per telegram from its own seeded stream.
 
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use std::fmt;

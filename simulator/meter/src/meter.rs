@@ -2,7 +2,7 @@
 
 use crate::fault::{FaultKind, FaultPlan};
 use crate::variant::{Kind, Variant};
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use p1::smarty::{Keys, Security};
 use p1::{
     Demand, Dialect, HistoryEntry, MbusDevice, Medium, Peak, Phase, Reactive, Reading, Season, Tst,
@@ -195,9 +195,9 @@ impl Meter {
             flow,
             shares,
             walk_dv,
-            quarter_start: clock::quarter_start(start),
+            quarter_start: calendar::quarter_start(start),
             quarter_import_wh: 0.0,
-            month_start: clock::month_start(start),
+            month_start: calendar::month_start(start),
             month_peak: None,
             history: Vec::new(),
             mbus,
@@ -301,7 +301,7 @@ impl Meter {
     /// Integrates the registers up to `now`, closing quarters and months on the way.
     pub fn advance(&mut self, now: Timestamp) {
         while self.at < now {
-            let quarter_end = clock::next_quarter(self.at);
+            let quarter_end = calendar::next_quarter(self.at);
             let step_end = now.min(quarter_end);
             let secs = step_end.as_second() - self.at.as_second();
             if secs <= 0 {
@@ -319,7 +319,7 @@ impl Meter {
     fn integrate(&mut self, secs: u32) {
         let flow = self.home.step(self.at, secs);
         let hours = f64::from(secs) / 3600.0;
-        let local = clock::local_datetime(self.at);
+        let local = calendar::local_datetime(self.at);
         let t = usize::from(self.tariffs.at(local) - 1);
         // e-MUCS 1.7.1 Table 4 note 3: phases are netted algebraically into one register.
         let net_w = flow.consumption_w - flow.production_w;
@@ -375,7 +375,7 @@ impl Meter {
         }
         self.quarter_import_wh = 0.0;
         self.quarter_start = end;
-        let month = clock::month_start(end);
+        let month = calendar::month_start(end);
         if month > self.month_start {
             // The peak of the month that just ended goes into 0-0:98.1.0, stamped with the
             // 1st 00:00 of the new month; 13 entries kept, oldest first.
@@ -416,7 +416,7 @@ impl Meter {
             month_peak: self.month_peak.map(|(at, w)| Peak { at: tst(at), w }),
             history: self.history.clone(),
         });
-        let local = clock::local_datetime(now);
+        let local = calendar::local_datetime(now);
         let reactive = (self.dialect == Dialect::Smarty).then(|| Reactive {
             import_varh: self.reactive_varh[0] as u64,
             export_varh: self.reactive_varh[1] as u64,
@@ -475,7 +475,7 @@ impl Meter {
 
 /// A P1 timestamp: Brussels local time with the S/W flag (BE, NL and LU share the rules).
 pub(crate) fn tst(ts: Timestamp) -> Tst {
-    let l = clock::local_datetime(ts);
+    let l = calendar::local_datetime(ts);
     Tst {
         yy: (l.year().rem_euclid(100)) as u8,
         month: l.month() as u8,
@@ -483,6 +483,6 @@ pub(crate) fn tst(ts: Timestamp) -> Tst {
         hour: l.hour() as u8,
         minute: l.minute() as u8,
         second: l.second() as u8,
-        season: if clock::is_dst(ts) { Season::Summer } else { Season::Winter },
+        season: if calendar::is_dst(ts) { Season::Summer } else { Season::Winter },
     }
 }

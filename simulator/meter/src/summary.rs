@@ -1,7 +1,7 @@
 //! Long runs without telegrams: a meter's months, and quarter-hour series of many homes.
 
 use crate::meter::Meter;
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use profiles::{Home, ProfileSpec};
 
 /// One calendar month of a simulated meter.
@@ -39,14 +39,14 @@ pub fn summarize(
     let mut months: Vec<MonthSummary> = Vec::new();
     let total = (until.as_second() - from.as_second()).max(1) as f64;
     let mut t = from;
-    let mut last_day = clock::local_date(from);
+    let mut last_day = calendar::local_date(from);
     while t < until {
-        let next = clock::next_quarter(t).min(until);
+        let next = calendar::next_quarter(t).min(until);
         let (imp0, exp0) = meter.registers_wh();
         meter.advance(next);
         let (imp1, exp1) = meter.registers_wh();
         let f = *meter.flow();
-        let month = clock::local_date(t).first_of_month();
+        let month = calendar::local_date(t).first_of_month();
         if months.last().is_none_or(|m| m.month != month) {
             months.push(MonthSummary {
                 month,
@@ -70,11 +70,11 @@ pub fn summarize(
             let quarter_w = ((imp1[0] + imp1[1] - imp0[0] - imp0[1]) * 4.0).round() as u32;
             if quarter_w > m.peak_w {
                 m.peak_w = quarter_w;
-                m.peak_at = Some(clock::quarter_start(t));
+                m.peak_at = Some(calendar::quarter_start(t));
             }
         }
         t = next;
-        let day = clock::local_date(t);
+        let day = calendar::local_date(t);
         if day != last_day {
             last_day = day;
             progress((t.as_second() - from.as_second()) as f64 / total);

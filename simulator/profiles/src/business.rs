@@ -4,7 +4,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 use crate::Env;
-use crate::calendar::HourCtx;
+use crate::local::HourCtx;
 use crate::shapes::{Pulses, Shape, Sink, WORKDAYS_PER_YEAR, interp, lognormal_mean_one, poisson};
 
 /// Occupancy by local hour on working days: office hours 8–18 h with ramps and a lunch dip.

@@ -4,7 +4,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::Exp1;
 
-use crate::calendar::HourCtx;
+use crate::local::HourCtx;
 use crate::shapes::{Pulses, REST_DAYS_PER_YEAR, Shape, Sink, WORKDAYS_PER_YEAR};
 
 /// Arrival (plug-in) time by local hour, `[workday, rest day]`: commuters plugging in after

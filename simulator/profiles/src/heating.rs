@@ -4,8 +4,8 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 use crate::Env;
-use crate::calendar::HourCtx;
 use crate::household::DINNER;
+use crate::local::HourCtx;
 use crate::shapes::{
     Pulses, Shape, Sink, interp, lognormal_mean_one, mean_one, normalized, poisson,
 };

@@ -5,7 +5,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 use crate::Env;
-use crate::calendar::HourCtx;
+use crate::local::HourCtx;
 use crate::shapes::{
     Pulses, REST_DAYS_PER_YEAR, Shape, Sink, WORKDAYS_PER_YEAR, interp, lognormal_mean_one,
     normalized, poisson,

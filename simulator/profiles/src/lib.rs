@@ -91,10 +91,10 @@
 //! Figures marked *assumption* in the item docs are engineering estimates, not sourced data.
 
 mod business;
-mod calendar;
 mod ev;
 mod heating;
 mod household;
+mod local;
 mod pv;
 mod shapes;
 pub mod solar;
@@ -117,10 +117,10 @@ pub use spec::{
 pub use weather::{Weather, WeatherSample};
 
 use business::Business;
-use calendar::{DayInfo, HOUR_S, HourCtx, LocalClock};
 use ev::Ev;
 use heating::{GasHeating, HeatPump};
 use household::Household;
+use local::{DayInfo, HOUR_S, HourCtx, LocalClock};
 use pv::Pv;
 use shapes::{Pulses, SINKS, Sink};
 use solar::{SunPosition, sun_at};

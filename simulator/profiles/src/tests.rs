@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use rstest::rstest;
 
 use super::*;
-use crate::calendar::{DayInfo, days_from_civil};
+use crate::local::{DayInfo, days_from_civil};
 
 fn brussels() -> TimeZone {
     TimeZone::get("Europe/Brussels").unwrap()

@@ -813,36 +813,66 @@ async fn rate_limits_answer_429_and_outages_503_with_retry_after() {
 }
 
 #[tokio::test]
-async fn webhooks_to_a_dead_endpoint_are_retried_then_marked_failed() {
+async fn webhooks_to_a_dead_endpoint_are_retried_on_the_labs_clock_then_marked_failed() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hooks", dead.local_addr().unwrap());
     drop(dead);
     let config = Config {
         webhooks: RetryPolicy {
             attempts: 3,
-            first_backoff: std::time::Duration::from_millis(20),
+            first_backoff: std::time::Duration::from_secs(60),
             timeout: std::time::Duration::from_secs(2),
         },
         ..Config::default()
     };
     let w = world("sqlite::memory:", Some(url), config).await;
-    let mut log = serde_json::Value::Null;
+    let deliveries = || async {
+        let url = format!("{}/api/esp/v1/deliveries", w.app.url());
+        ok_json(get(&url, &w.tokens["esp_a"]).await).await.as_array().unwrap().clone()
+    };
+    let attempts = |log: &[serde_json::Value]| {
+        log.iter().map(|d| d["attempts"].as_array().unwrap().len()).collect::<Vec<_>>()
+    };
+    // The first attempts fail at once; the retries wait for the lab's clock, not the wall's.
+    let mut log = Vec::new();
     for _ in 0..100 {
-        log = ok_json(
-            get(&format!("{}/api/esp/v1/deliveries", w.app.url()), &w.tokens["esp_a"]).await,
-        )
-        .await;
-        if log.as_array().unwrap().iter().all(|d| d["state"] == "failed") {
+        log = deliveries().await;
+        if !log.is_empty() && attempts(&log).iter().all(|n| *n == 1) {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let log = log.as_array().unwrap();
     assert!(!log.is_empty());
-    for d in log {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(attempts(&deliveries().await).iter().all(|n| *n == 1), "no retry before its time");
+    // 60 s of lab time: the second attempt; 120 s more: the third, and then failed.
+    w.clock.advance(clock::SignedDuration::from_secs(60)).unwrap();
+    w.clock.settle().await;
+    for _ in 0..100 {
+        if attempts(&deliveries().await).iter().all(|n| *n == 2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(attempts(&deliveries().await).iter().all(|n| *n == 2));
+    w.clock.advance(clock::SignedDuration::from_secs(120)).unwrap();
+    w.clock.settle().await;
+    for _ in 0..100 {
+        log = deliveries().await;
+        if log.iter().all(|d| d["state"] == "failed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for d in &log {
         assert_eq!(d["state"], "failed", "{d}");
         assert_eq!(d["attempts"].as_array().unwrap().len(), 3, "{d}");
         assert!(d["attempts"][0]["error"].as_str().is_some(), "{d}");
+        let at = |i: usize| {
+            d["attempts"][i]["at"].as_str().unwrap().parse::<clock::Timestamp>().unwrap()
+        };
+        assert_eq!(at(1).duration_since(at(0)).as_secs(), 60, "{d}");
+        assert_eq!(at(2).duration_since(at(1)).as_secs(), 120, "{d}");
     }
 }
 

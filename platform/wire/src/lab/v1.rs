@@ -6,7 +6,7 @@
 // what they hold.
 #![allow(missing_docs)]
 
-use clock::Timestamp;
+use calendar::Timestamp;
 use domain::Rfc3339;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 use crate::{decode_all, local, meter, run};
-use clock::Timestamp;
+use calendar::Timestamp;
 use jiff::SignedDuration;
 use meter::{AmrMeter, Catalogue, FaultPlan, Meter, Tariffs};
 use p1::{Decoder, Frame};
@@ -68,9 +68,9 @@ fn quarter_hour_demand_ramps_from_zero_and_the_month_peak_is_the_highest_quarter
 
 #[test]
 fn belgian_and_dutch_tariffs_mean_opposite_things() {
-    let sat_noon = clock::local_datetime(local("2026-06-13T12:00:00"));
-    let mon_noon = clock::local_datetime(local("2026-06-15T12:00:00"));
-    let mon_night = clock::local_datetime(local("2026-06-15T23:30:00"));
+    let sat_noon = calendar::local_datetime(local("2026-06-13T12:00:00"));
+    let mon_noon = calendar::local_datetime(local("2026-06-15T12:00:00"));
+    let mon_night = calendar::local_datetime(local("2026-06-15T23:30:00"));
     assert_eq!(Tariffs::Belgian.at(mon_noon), 1, "BE: tariff 1 = day");
     assert_eq!(Tariffs::Belgian.at(sat_noon), 2);
     assert_eq!(Tariffs::Belgian.at(mon_night), 2);
@@ -142,7 +142,7 @@ fn amr_meter_closes_quarter_hours_including_dst_days() {
     let cat = Catalogue::builtin();
     let v = cat.get("amr-business").unwrap();
     let day = |d: &str| {
-        let (from, to) = clock::day_bounds(d.parse().unwrap());
+        let (from, to) = calendar::day_bounds(d.parse().unwrap());
         let mut m = AmrMeter::new(v, &"business:50000+pv:20".parse().unwrap(), 4, from).unwrap();
         m.tick(to)
     };

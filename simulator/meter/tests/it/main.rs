@@ -2,16 +2,16 @@
 #![allow(clippy::unwrap_used)] // helpers in test binaries may unwrap, like the tests themselves
 
 mod behaviour;
-mod calendar;
+mod brussels;
 mod variants;
 mod year;
 
-use clock::Timestamp;
+use calendar::Timestamp;
 use meter::{Catalogue, Meter};
 use p1::{Decoder, Frame, Reading, Telegram};
 
 pub(crate) fn local(s: &str) -> Timestamp {
-    clock::parse_date_or_time(s).unwrap()
+    calendar::parse_date_or_time(s).unwrap()
 }
 
 pub(crate) fn meter(id: &str, profile: &str, seed: u64, start: Timestamp) -> Meter {

@@ -29,7 +29,7 @@ fn a_household_year_with_pv_lands_in_realistic_ranges() {
             // Capacity tariff: monthly peaks of homes between the 2.5 kW floor and ~12 kW.
             let kw = f64::from(m.peak_w) / 1000.0;
             assert!((2.0..=12.0).contains(&kw), "seed {seed} {}: peak {kw} kW", m.month);
-            let peak_month = clock::local_date(m.peak_at.unwrap()).first_of_month();
+            let peak_month = calendar::local_date(m.peak_at.unwrap()).first_of_month();
             assert_eq!(peak_month, m.month);
         }
         // Registers agree with the flows: offtake − injection = consumption − production.

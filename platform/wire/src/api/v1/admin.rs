@@ -2,7 +2,7 @@
 //! outages, dongle registration, and what the platform says about itself.
 
 use super::registers::{Party, PointRegisters, ScenarioKind};
-use clock::Timestamp;
+use calendar::Timestamp;
 use domain::{
     AccessPoint, DataServicePoint, DongleLink, Esp, GridUserId, Kbo, LocalTime, Rfc3339, SupplierId,
 };

@@ -1,8 +1,8 @@
 //! Derived meter data: quarter hours, days, months with peaks, each with its quality.
 
 use super::IsoDate;
-use clock::Timestamp;
-use clock::civil::Date;
+use calendar::Timestamp;
+use calendar::civil::Date;
 use domain::Rfc3339;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,7 @@
 use super::Code;
 use super::data::{MonthFigures, Quality};
 use super::registers::{MandateView, Scope};
-use clock::Timestamp;
+use calendar::Timestamp;
 use domain::{Ean, LocalTime, Rfc3339};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

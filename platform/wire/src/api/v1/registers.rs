@@ -1,7 +1,7 @@
 //! The registers as the API shows them: parties, mandates, consents, occupancy, the
 //! notifications a command caused, and the access register.
 
-use clock::Timestamp;
+use calendar::Timestamp;
 use domain::{AccessPoint, Ean, GridUserId, Kbo, Rfc3339, SupplierId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //! KPIs and service levels.
 
 use super::Duration;
-use clock::{SignedDuration, Timestamp};
+use calendar::{SignedDuration, Timestamp};
 use domain::Rfc3339;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -57,7 +57,7 @@ fn is_belgian_public_holiday(m: u32, d: u32, y: i64) -> bool {
         let y = i16::try_from(y).ok()?;
         jiff::civil::Date::new(y, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()
     })();
-    date.is_some_and(clock::is_belgian_holiday)
+    date.is_some_and(calendar::is_belgian_holiday)
 }
 
 /// Facts about one local (Europe/Brussels) calendar day.

@@ -40,7 +40,7 @@ fn spring_forward_switches_to_summer_time_without_a_gap_in_telegrams() {
 #[test]
 fn fall_back_repeats_the_hour_with_the_winter_suffix() {
     // 2026-10-25: 03:00 CEST becomes 02:00 CET; 02:xx happens twice, S then W.
-    let start = clock::parse_date_or_time("2026-10-25T02:59:50+02:00").unwrap();
+    let start = calendar::parse_date_or_time("2026-10-25T02:59:50+02:00").unwrap();
     let mut m = meter("iskra-am550-dsmr-5.0.2", "household", 3, start);
     let frames = run(&mut m, start, 20);
     let decoded = decode_all(&m, &frames);
