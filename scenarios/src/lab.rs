@@ -47,6 +47,6 @@ pub(crate) async fn dongle_for(
         bail!("registering dongle {id}: the platform answered {}", r.status());
     }
     let config = scenarios::dongle_config(id, key.to_vec(), index, variant)?;
-    let uplink: Arc<dyn runner::Uplink> = Arc::new(runner::HttpUplink::new(platform));
+    let uplink: Arc<dyn runner::Uplink> = Arc::new(runner::HttpUplink::new(platform)?);
     Ok((dongle::Dongle::new(config, start), uplink))
 }

@@ -165,7 +165,7 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
             rigs.push(running);
         }
         // AMR meters: the head-end delivers each finished day after local midnight.
-        let head_end = runner::HeadEnd::new(&app.url(), "meterlab-headend-dev");
+        let head_end = runner::HeadEnd::new(&app.url(), "meterlab-headend-dev")?;
         let amr_task = tokio::spawn({
             let clock = clock.clone();
             async move {
@@ -212,7 +212,7 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
             watches,
             access,
             runs,
-        ));
+        )?);
         let (lab_addr, lab_tasks) = crate::labapi::serve(lab.clone(), args.lab_listen).await?;
         let lab_url = format!("http://{lab_addr}");
         println!("lab: {lab_url}");

@@ -34,7 +34,8 @@ async fn rig_meters_reach_the_platform_through_their_dongles_until_the_hard_stop
         if let Some(k) = &v.encryption_key {
             config.smarty_keys = Some(p1::smarty::Keys::from_hex(k).unwrap());
         }
-        let uplink: Arc<dyn runner::Uplink> = Arc::new(runner::HttpUplink::new(&app.url()));
+        let uplink: Arc<dyn runner::Uplink> =
+            Arc::new(runner::HttpUplink::new(&app.url()).unwrap());
         setups.push(runner::MeterSetup {
             name: format!("meter-{i:02}"),
             meter: m,
@@ -121,7 +122,7 @@ async fn dongles_upload_over_mqtt_and_the_head_end_delivers_amr_days() {
     let mut meter =
         meter::AmrMeter::new(amr, &"business:50000+pv:20".parse().unwrap(), 1, from).unwrap();
     let day = meter.tick(to);
-    let head_end = runner::HeadEnd::new(&app.url(), "meterlab-headend-dev");
+    let head_end = runner::HeadEnd::new(&app.url(), "meterlab-headend-dev").unwrap();
     assert_eq!(head_end.deliver(&amr.equipment_id, &day).await.unwrap(), 96);
     assert_eq!(
         head_end.deliver(&amr.equipment_id, &day).await.unwrap(),

@@ -62,6 +62,15 @@ struct Bucket {
     at: Timestamp,
 }
 
+/// Why [`Access::take`] refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    /// The bucket is empty: retry after this many seconds.
+    Wait(u64),
+    /// The limiter's lock was poisoned by a panic.
+    Broken,
+}
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
@@ -160,9 +169,11 @@ impl Access {
         Ok(token)
     }
 
-    /// Takes one request from the token's bucket; `Err(seconds)` to wait when it is empty.
-    pub fn take(&self, key: &str) -> Result<(), u64> {
-        let Ok(mut b) = self.buckets.lock() else { return Ok(()) };
+    /// Takes one request from the token's bucket: `Wait(seconds)` when it is empty,
+    /// `Broken` when the limiter's lock was poisoned (the request is refused, not let
+    /// through: a limiter that fails open is no limit).
+    pub fn take(&self, key: &str) -> Result<(), Limited> {
+        let Ok(mut b) = self.buckets.lock() else { return Err(Limited::Broken) };
         // The platform's clock refills the bucket: under a simulated clock the limits hold in
         // the lab's time, like everything else the platform measures.
         let now = self.clock.now();
@@ -176,8 +187,20 @@ impl Access {
             Ok(())
         } else {
             let wait = (1.0 - bucket.tokens) / self.limit.per_second.max(1e-9);
-            Err(wait.ceil().max(1.0) as u64)
+            Err(Limited::Wait(wait.ceil().max(1.0) as u64))
         }
+    }
+
+    /// Poisons the rate limiter's lock, as a panic while holding it would (tests only).
+    #[cfg(test)]
+    pub(crate) fn poison_limiter(&self) {
+        let _ = std::thread::scope(|s| {
+            s.spawn(|| {
+                let _held = self.buckets.lock();
+                panic!("poisoning the rate limiter on purpose");
+            })
+            .join()
+        });
     }
 
     /// The unplanned outage in force, if any (R-SLA-3).

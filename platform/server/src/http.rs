@@ -184,7 +184,7 @@ async fn uploads(State(ctx): State<Ctx>, body: Result<Bytes, BytesRejection>) ->
             };
             (status, Json(receipt)).into_response()
         }
-        Err(e) => unavailable(e),
+        Err(e) => Failure::ingest(e).into_response(),
     }
 }
 

@@ -15,6 +15,10 @@ pub enum IngestError {
     /// The store failed or the writer is gone: the service is (partly) unavailable.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The platform broke one of its own rules (a lock poisoned by a panic): nothing was
+    /// acknowledged; a 500, not a retryable 503.
+    #[error("internal failure: {0}")]
+    Broken(&'static str),
 }
 
 struct Job {
@@ -108,7 +112,7 @@ impl Ingest {
         id: &str,
         key: &[u8],
         meter: Option<&str>,
-    ) -> Result<(), store::StoreError> {
+    ) -> Result<(), IngestError> {
         self.register_dongle_every(id, key, meter, clock::SignedDuration::from_secs(1)).await
     }
 
@@ -119,20 +123,25 @@ impl Ingest {
         key: &[u8],
         meter: Option<&str>,
         interval: clock::SignedDuration,
-    ) -> Result<(), store::StoreError> {
+    ) -> Result<(), IngestError> {
         self.store
             .put_dongle(&DongleRow {
                 id: id.into(),
                 key: key.to_vec(),
                 meter: meter.map(Into::into),
             })
-            .await?;
-        if let Ok(mut k) = self.keys.write() {
-            k.insert(id.into(), key.to_vec());
-        }
-        if let Ok(mut s) = self.supervisor.lock() {
-            s.register_dongle(id, interval, self.clock.now());
-        }
+            .await
+            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        // A poisoned lock is an error, not a skipped step: the key is stored, and a dongle
+        // the registry silently lacked would be "unknown" until a restart.
+        self.keys
+            .write()
+            .map_err(|_| IngestError::Broken("the key registry's lock is poisoned"))?
+            .insert(id.into(), key.to_vec());
+        self.supervisor
+            .lock()
+            .map_err(|_| IngestError::Broken("the supervisor's lock is poisoned"))?
+            .register_dongle(id, interval, self.clock.now());
         Ok(())
     }
 
@@ -147,7 +156,7 @@ impl Ingest {
             let keys = self
                 .keys
                 .read()
-                .map_err(|_| IngestError::Unavailable("key registry poisoned".into()))?;
+                .map_err(|_| IngestError::Broken("the key registry's lock is poisoned"))?;
             for u in batch.uploads {
                 if let Some(why) = unstorable(&u) {
                     receipt.rejected.push(self.malformed(now, &u, why));
@@ -181,7 +190,7 @@ impl Ingest {
         let mut sup = self
             .supervisor
             .lock()
-            .map_err(|_| IngestError::Unavailable("supervisor poisoned".into()))?;
+            .map_err(|_| IngestError::Broken("the supervisor's lock is poisoned"))?;
         // Supervision sees one request's stored uploads in sequence order: a batch sent
         // newest first (R-NRT-2) is not a gap followed by its own backfill.
         let mut stored: Vec<&Observed> = observed

@@ -15,6 +15,8 @@ mod ingest;
 mod mqtt;
 mod openapi;
 mod serve;
+#[cfg(test)]
+mod tests;
 mod webhooks;
 
 pub use access::{Access, AccessError, Principal, RateLimit, party_name};

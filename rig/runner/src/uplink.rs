@@ -37,14 +37,21 @@ pub struct HttpUplink {
     url: String,
 }
 
+/// An HTTP client whose every request gives up after 10 s: a platform that stops answering
+/// must fail a send (the dongle keeps the batch and retries), never hang it. A client that
+/// cannot be built is an error, not a fallback to one without the timeout.
+fn client() -> Result<reqwest::Client, UplinkError> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| UplinkError::Transport(format!("no HTTP client: {e}")))
+}
+
 impl HttpUplink {
     /// An uplink to the platform at `base` (`http://127.0.0.1:8080`).
-    pub fn new(base: &str) -> HttpUplink {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        HttpUplink { client, url: format!("{}/api/ingest/v1/uploads", base.trim_end_matches('/')) }
+    pub fn new(base: &str) -> Result<HttpUplink, UplinkError> {
+        let url = format!("{}/api/ingest/v1/uploads", base.trim_end_matches('/'));
+        Ok(HttpUplink { client: client()?, url })
     }
 }
 
@@ -154,12 +161,12 @@ pub struct HeadEnd {
 
 impl HeadEnd {
     /// A head-end posting to the platform at `base` with its bearer `token`.
-    pub fn new(base: &str, token: &str) -> HeadEnd {
-        HeadEnd {
-            client: reqwest::Client::new(),
+    pub fn new(base: &str, token: &str) -> Result<HeadEnd, UplinkError> {
+        Ok(HeadEnd {
+            client: client()?,
             base: base.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
-        }
+        })
     }
 
     /// Delivers one batch of quarter hours of `meter`; returns how many were new.
@@ -192,11 +199,50 @@ impl HeadEnd {
             .await
             .map_err(|e| UplinkError::Transport(e.to_string()))?;
         let status = r.status().as_u16();
-        let body: serde_json::Value =
-            r.json().await.map_err(|e| UplinkError::Transport(e.to_string()))?;
+        let body = r.text().await.map_err(|e| UplinkError::Transport(e.to_string()))?;
         if status != 200 {
-            return Err(UplinkError::Status { status, body: body.to_string() });
+            return Err(UplinkError::Status { status, body });
         }
-        Ok(body["stored"].as_u64().unwrap_or(0))
+        // The platform's typed answer; one without its count is an error, not "0 new".
+        let stored: wire::api::v1::AmrStored = serde_json::from_str(&body).map_err(|e| {
+            UplinkError::Transport(format!(
+                "the platform's AMR answer {body:?} is not AmrStored: {e}"
+            ))
+        })?;
+        Ok(stored.stored)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot HTTP server that answers 200 with `body`, whatever it is asked.
+    async fn answering(body: &'static str) -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = s.read(&mut buf).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).await.unwrap();
+            s.write_all(body.as_bytes()).await.unwrap();
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_head_end_answer_without_its_count_is_an_error_not_zero() {
+        let url = answering("{}").await;
+        let err = HeadEnd::new(&url, "t").unwrap().deliver("M1", &[]).await.unwrap_err();
+        assert!(err.to_string().contains("AmrStored"), "{err}");
+        let url = answering(r#"{"stored":3,"duplicates":1}"#).await;
+        assert_eq!(HeadEnd::new(&url, "t").unwrap().deliver("M1", &[]).await.unwrap(), 3);
     }
 }

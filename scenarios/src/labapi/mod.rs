@@ -92,12 +92,14 @@ impl LabApi {
         meters: Vec<Arc<MeterWatch>>,
         access: AccessClient,
         runs: runs::Runs,
-    ) -> LabApi {
+    ) -> Result<LabApi> {
+        // Every call to the platform gives up after 10 s (a hung platform must not hang the
+        // console); a client that cannot be built is an error, not one without the timeout.
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        LabApi {
+            .context("an HTTP client for the lab API")?;
+        Ok(LabApi {
             api: api.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
             http,
@@ -107,7 +109,7 @@ impl LabApi {
             access: tokio::sync::Mutex::new(access),
             sla: Mutex::new(None),
             runs,
-        }
+        })
     }
 
     /// The scenario runs (to stop one with the lab).

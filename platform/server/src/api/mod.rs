@@ -11,7 +11,7 @@ mod read;
 mod registers;
 mod supervision;
 
-use crate::access::{AccessError, Principal, party_name};
+use crate::access::{AccessError, Limited, Principal, party_name};
 use crate::http::Ctx;
 use ::registers::{Party, RegisterError};
 use axum::Json;
@@ -108,6 +108,14 @@ impl Failure {
             "the platform's store is unavailable; retry later (quote the request id when reporting it)",
         )
         .retry_after(5)
+    }
+
+    /// What an ingest failure answers: 503 when the store is down, 500 when the platform broke.
+    pub(crate) fn ingest(e: crate::ingest::IngestError) -> Failure {
+        match e {
+            crate::ingest::IngestError::Unavailable(e) => Failure::unavailable(e),
+            crate::ingest::IngestError::Broken(what) => Failure::internal(what),
+        }
     }
 
     /// The platform broke one of its own rules (a lock poisoned by a panicking thread): a
@@ -273,15 +281,21 @@ fn principal(ctx: &Ctx, parts: &Parts) -> Answer<Principal> {
     let p = crate::http::bearer(&parts.headers)
         .and_then(|t| ctx.access.principal(t))
         .ok_or_else(unauthorized)?;
-    if !matches!(p.party, Party::Admin | Party::Operator)
-        && let Err(wait) = ctx.access.take(&p.name())
-    {
-        return Err(Failure::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            Code::RateLimited,
-            format!("too many requests for {}: retry after {wait} s", p.name()),
-        )
-        .retry_after(wait));
+    if !matches!(p.party, Party::Admin | Party::Operator) {
+        match ctx.access.take(&p.name()) {
+            Ok(()) => (),
+            Err(Limited::Wait(wait)) => {
+                return Err(Failure::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Code::RateLimited,
+                    format!("too many requests for {}: retry after {wait} s", p.name()),
+                )
+                .retry_after(wait));
+            }
+            Err(Limited::Broken) => {
+                return Err(Failure::internal("the rate limiter's lock is poisoned"));
+            }
+        }
     }
     Ok(p)
 }

@@ -42,7 +42,7 @@ pub(crate) async fn register(
     ctx.ingest
         .register_dongle_every(&d.id, &key, d.meter.as_deref(), every)
         .await
-        .map_err(Failure::unavailable)?;
+        .map_err(Failure::ingest)?;
     Ok(created(w::DongleRegistered { id: d.id }))
 }
 
