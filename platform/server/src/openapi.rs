@@ -104,8 +104,9 @@ const REGISTER_ERRORS: &[(u16, Code)] = &[
     (422, Code::KboCheck),
 ];
 
-/// A data route's refusals: the access decision's codes and the period's.
-const DATA_ERRORS: &[(u16, Code)] = &[
+/// The access decision's refusals, which every route reading a point's data can answer
+/// (with the period's, [`PERIOD_ERRORS`]): added by [`refusals`].
+const DECISION_ERRORS: &[(u16, Code)] = &[
     (404, Code::UnknownPoint),
     (403, Code::NoMandate),
     (403, Code::MandateNotApproved),
@@ -116,28 +117,10 @@ const DATA_ERRORS: &[(u16, Code)] = &[
     (403, Code::OutsidePeriod),
     (403, Code::EspNotActive),
     (403, Code::Forbidden),
-    (400, Code::PeriodMissing),
-    (422, Code::BadTime),
-    (422, Code::PeriodReversed),
-    (422, Code::PeriodTooLong),
 ];
 
-/// The energy route's: a data route's, and its granularity and format.
+/// The energy route's own: its granularity and format.
 const ENERGY_ERRORS: &[(u16, Code)] = &[
-    (404, Code::UnknownPoint),
-    (403, Code::NoMandate),
-    (403, Code::MandateNotApproved),
-    (403, Code::MandateExpired),
-    (403, Code::ScopeExcludesGranularity),
-    (403, Code::NoConsent),
-    (403, Code::OutsideOccupancy),
-    (403, Code::OutsidePeriod),
-    (403, Code::EspNotActive),
-    (403, Code::Forbidden),
-    (400, Code::PeriodMissing),
-    (422, Code::BadTime),
-    (422, Code::PeriodReversed),
-    (422, Code::PeriodTooLong),
     (400, Code::GranularityUnknown),
     (400, Code::FormatUnknown),
     (422, Code::GranularityNotForCommodity),
@@ -644,7 +627,7 @@ pub(crate) const OPS: &[Op] = &[
         body: None,
         ok: 200,
         answer: Answer::Json(schema::<w::Months>),
-        errors: DATA_ERRORS,
+        errors: &[],
     },
     Op {
         method: "GET",
@@ -656,7 +639,7 @@ pub(crate) const OPS: &[Op] = &[
         body: None,
         ok: 200,
         answer: Answer::Events(schema::<w::LiveSample>),
-        errors: DATA_ERRORS,
+        errors: &[],
     },
     Op {
         method: "POST",
@@ -749,6 +732,14 @@ pub(crate) fn refusals(op: &Op) -> BTreeMap<u16, BTreeSet<Code>> {
     let data = op.path.starts_with("/api/esp/") && !op.path.ends_with("/deliveries");
     if data {
         add(503, Code::UnplannedOutage);
+    }
+    // A point's data: decided and recorded per request, over a period (the stream's period
+    // is from now on, so it has no period parameters to refuse).
+    if data && op.path.contains("/points/{ean}/") {
+        DECISION_ERRORS.iter().for_each(|(s, c)| add(*s, *c));
+        if !op.query.is_empty() {
+            PERIOD_ERRORS.iter().for_each(|(s, c)| add(*s, *c));
+        }
     }
     for name in path_params(op.path) {
         add(404, Code::NotFound);

@@ -65,15 +65,16 @@ pub(crate) async fn register_esp(
     let principal = Principal { party: Party::Esp(kbo.clone()), label: b.esp.name.clone() };
     let (creds, writes) =
         new_credentials(&kbo, &principal, w::Rotate::BOTH).map_err(Failure::unavailable)?;
+    // Checked before anything is written: an onboarding must show both credentials once.
+    let (Some(token), Some(webhook_secret)) = (creds.token, creds.webhook_secret) else {
+        return Err(Failure::internal("new_credentials made fewer credentials than asked"));
+    };
     let step_plan = format!("/api/registers/v1{}", b.esp.step_plan_path());
     // The registration, the token and the secret land in one transaction: all or nothing.
     ctx.access
         .execute_with(Command::RegisterEsp { esp: b.esp }, writes)
         .await
         .map_err(register_error)?;
-    let (Some(token), Some(webhook_secret)) = (creds.token, creds.webhook_secret) else {
-        return Err(Failure::internal("new_credentials made fewer credentials than asked"));
-    };
     Ok(created(w::EspOnboarded { kbo, token, webhook_secret, step_plan }))
 }
 
