@@ -122,4 +122,6 @@ async fn kill_9_loses_no_acknowledged_upload_and_duplicates_none() {
     assert_eq!(seqs, all);
     child.kill().unwrap();
     child.wait().unwrap();
+    // Kept when an assertion above fails, for a look at the file; gone when all is well.
+    let _ = std::fs::remove_dir_all(&dir);
 }

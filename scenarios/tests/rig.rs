@@ -93,7 +93,7 @@ async fn dongles_upload_over_mqtt_and_the_head_end_delivers_amr_days() {
     let key = b"mqtt-dongle-key-0123456789abcdef".to_vec();
     app.ingest.register_dongle("mqtt-d1", &key, None).await.unwrap();
     let uplink: Arc<dyn runner::Uplink> =
-        Arc::new(runner::MqttUplink::connect("mqtt-d1", app.mqtt.unwrap()));
+        Arc::new(runner::MqttUplink::connect("mqtt-d1", app.mqtt.unwrap()).await.unwrap());
     let end = start + clock::SignedDuration::from_secs(60);
     let setup = runner::MeterSetup {
         name: "meter-01".into(),
@@ -129,4 +129,102 @@ async fn dongles_upload_over_mqtt_and_the_head_end_delivers_amr_days() {
         0,
         "a redelivery stores nothing twice"
     );
+}
+
+/// One dongle's transmit through `uplink`, at its deadline but not before `at`: the receipt
+/// goes back to the dongle as a runner hands it over, or is lost on the way (`lost`), as on a
+/// broken connection.
+async fn transmit(
+    d: &mut dongle::Dongle,
+    uplink: &runner::MqttUplink,
+    at: Timestamp,
+    lost: bool,
+) -> Vec<u64> {
+    use runner::Uplink;
+    let now = d.next_deadline().expect("something to send").max(at);
+    let tx = d.poll_transmit(now).expect("a transmit at its deadline");
+    let receipt = uplink.send(&tx.uploads).await.unwrap();
+    let outcome =
+        if lost { dongle::TransmitOutcome::Failed } else { dongle::TransmitOutcome::Ok(receipt) };
+    d.on_transmit_result(now, tx.id, outcome);
+    tx.seqs()
+}
+
+/// A duplicate, a conflict and a forged upload, each sent over MQTT by the dongle state
+/// machine, reach that dongle as such through the platform's receipt.
+async fn mqtt_verdicts_reach_the_dongle(spec: BrokerSpec) {
+    let app = App::start(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: "sqlite::memory:".into(),
+        mqtt: spec,
+        // Its own session at the broker: a shared Mosquitto keeps sessions between tests.
+        mqtt_client_id: format!("meterlab-verdicts-{}", std::process::id()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    while !app.ingest.mqtt_subscribed() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let id = format!("verdicts-{}", std::process::id());
+    let key = b"verdict-dongle-key-0123456789abc".to_vec();
+    app.ingest.register_dongle(&id, &key, None).await.unwrap();
+    let uplink = runner::MqttUplink::connect(&id, app.mqtt.unwrap()).await.unwrap();
+    let fixture = |name: &str| {
+        std::fs::read(format!("{}/../fixtures/p1/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let telegram = fixture("fluvius-emucs-1.7.1-3phase.txt");
+    let t0: Timestamp = "2026-06-01T10:00:00Z".parse().unwrap();
+
+    // Stored, then a duplicate: the receipt of the second transmit is lost on the way, so
+    // the dongle sends those uploads again and the platform answers "already stored".
+    let mut d = dongle::Dongle::new(dongle::Config::new(&id, key.clone()), t0);
+    for _ in 0..3 {
+        d.on_serial_bytes(t0, &telegram);
+    }
+    assert_eq!(transmit(&mut d, &uplink, t0, false).await.len(), 3);
+    let t1 = t0 + clock::SignedDuration::from_secs(60);
+    d.on_serial_bytes(t1, &telegram);
+    d.on_serial_bytes(t1, &telegram);
+    let lost = transmit(&mut d, &uplink, t1, true).await;
+    let again = transmit(&mut d, &uplink, t1, false).await;
+    assert_eq!(lost, again, "the same uploads, sent again");
+    let s = d.stats();
+    assert_eq!((s.acknowledged, s.duplicates, s.rejected, s.buffered), (5, 2, 0, 0), "{s:?}");
+
+    // A conflict: a clone of the dongle (same id and key) numbers its uploads from 0 again,
+    // with other content.
+    let mut clone = dongle::Dongle::new(dongle::Config::new(&id, key.clone()), t1);
+    clone.on_serial_bytes(t1, &fixture("fluvius-emucs-1.7.1-1phase.txt"));
+    transmit(&mut clone, &uplink, t1, false).await;
+    let s = clone.stats();
+    assert_eq!((s.acknowledged, s.rejected, s.conflicts, s.unauthorized), (0, 1, 1, 0), "{s:?}");
+
+    // A forged upload: signed with another key, on the dongle's own topic.
+    let forged =
+        dongle::Config { first_seq: 1_000, ..dongle::Config::new(&id, b"not-the-key".to_vec()) };
+    let mut forger = dongle::Dongle::new(forged, t1);
+    forger.on_serial_bytes(t1, &telegram);
+    transmit(&mut forger, &uplink, t1, false).await;
+    let s = forger.stats();
+    assert_eq!((s.acknowledged, s.rejected, s.conflicts, s.unauthorized), (0, 1, 0, 1), "{s:?}");
+
+    // The platform kept what it should: five uploads, none of the clone's or the forger's.
+    assert_eq!(app.ingest.stored_sequences(&id).await.unwrap(), [0, 1, 2, 3, 4]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_verdicts_reach_the_dongle_through_the_embedded_broker() {
+    mqtt_verdicts_reach_the_dongle(BrokerSpec::Embedded { port: 0 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_verdicts_reach_the_dongle_through_mosquitto() {
+    let Ok(url) = std::env::var("MLAB_MQTT_URL") else {
+        eprintln!(
+            "\n*** SKIPPED: MLAB_MQTT_URL is not set; run `. ci/services.sh` to start Mosquitto ***\n"
+        );
+        return;
+    };
+    mqtt_verdicts_reach_the_dongle(url.parse().unwrap()).await;
 }

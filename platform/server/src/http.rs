@@ -17,7 +17,7 @@ use axum::routing::{MethodRouter, get, post};
 use std::sync::Arc;
 use supervision::Rejection;
 use wire::api::v1::{AmrStored, Code, Health};
-use wire::ingest::v1::{AmrBatch, Batch, MAX_BODY};
+use wire::ingest::v1::{AmrBatch, Batch, MAX_BODY, RejectCode};
 
 #[derive(Clone)]
 pub(crate) struct Ctx {
@@ -128,6 +128,16 @@ async fn metrics(State(ctx): State<Ctx>) -> Response {
             &c.malformed_requests,
         ),
         ("meterlab_mqtt_messages_total", "MQTT messages received.", &c.mqtt_messages),
+        (
+            "meterlab_mqtt_receipts_total",
+            "Receipts published on dongles' MQTT receipt topics.",
+            &c.mqtt_receipts,
+        ),
+        (
+            "meterlab_mqtt_receipt_errors_total",
+            "Receipts that could not be published (the dongle times out and resends).",
+            &c.mqtt_receipt_errors,
+        ),
         ("meterlab_store_commits_total", "Group commits to the store.", &c.commits),
         (
             "meterlab_http_server_errors_total",
@@ -176,11 +186,13 @@ async fn uploads(State(ctx): State<Ctx>, body: Result<Bytes, BytesRejection>) ->
     match submitted {
         Ok(receipt) => {
             // The first refusal decides the status; the receipt still lists what was stored.
-            let status = match receipt.rejected.first().map(|r| r.code.as_str()) {
+            let status = match receipt.rejected.first().map(|r| r.code) {
                 None => StatusCode::OK,
-                Some("unknown_dongle" | "bad_signature") => StatusCode::UNAUTHORIZED,
-                Some("malformed") => StatusCode::BAD_REQUEST,
-                Some(_) => StatusCode::CONFLICT,
+                Some(RejectCode::UnknownDongle | RejectCode::BadSignature) => {
+                    StatusCode::UNAUTHORIZED
+                }
+                Some(RejectCode::Malformed) => StatusCode::BAD_REQUEST,
+                Some(RejectCode::Replay) => StatusCode::CONFLICT,
             };
             (status, Json(receipt)).into_response()
         }

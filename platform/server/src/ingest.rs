@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use store::{DongleRow, NewUpload, Outcome, Store, Values};
 use supervision::{Observed, Rejection, Supervisor};
 use tokio::sync::{mpsc, oneshot};
-use wire::ingest::v1::{Batch, Receipt, Rejected, Upload};
+use wire::ingest::v1::{Batch, Receipt, RejectCode, Rejected, Upload};
 
 /// The pipeline could not take the uploads (nothing was acknowledged).
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,9 @@ pub(crate) struct Counters {
     /// Requests refused before any upload was read (bad JSON, too large).
     pub(crate) malformed_requests: AtomicU64,
     pub(crate) mqtt_messages: AtomicU64,
+    /// Receipts published on dongles' receipt topics, and those that could not be.
+    pub(crate) mqtt_receipts: AtomicU64,
+    pub(crate) mqtt_receipt_errors: AtomicU64,
     pub(crate) mqtt_subscribed: std::sync::atomic::AtomicBool,
     pub(crate) commits: AtomicU64,
 }
@@ -230,7 +233,7 @@ impl Ingest {
                     sup.on_rejected(now, Some(&u.dongle), Rejection::Replay);
                     receipt.rejected.push(Rejected {
                         seq: u.sequence,
-                        code: "replay".into(),
+                        code: RejectCode::Replay,
                         message: format!(
                             "sequence number {} of {} is already stored with other content: a replayed or reused sequence number",
                             u.sequence, u.dongle
@@ -242,7 +245,7 @@ impl Ingest {
         self.counters.stored.fetch_add(receipt.stored.len() as u64, Ordering::Relaxed);
         self.counters.duplicates.fetch_add(receipt.duplicates.len() as u64, Ordering::Relaxed);
         self.counters.rejected.fetch_add(
-            receipt.rejected.iter().filter(|r| r.code == "replay").count() as u64,
+            receipt.rejected.iter().filter(|r| r.code == RejectCode::Replay).count() as u64,
             Ordering::Relaxed,
         );
         if failed > 0 {
@@ -263,19 +266,19 @@ impl Ingest {
         }
         let (code, message) = match why {
             Rejection::UnknownDongle => (
-                "unknown_dongle",
+                RejectCode::UnknownDongle,
                 format!("dongle {} is not registered: register it with its key first", u.dongle),
             ),
             _ => (
-                "bad_signature",
+                RejectCode::BadSignature,
                 format!(
                     "the HMAC of upload {} does not match dongle {}'s key: forged, damaged, or signed with another key",
                     u.seq, u.dongle
                 ),
             ),
         };
-        tracing::warn!(dongle = %u.dongle, seq = u.seq, code, "upload rejected");
-        Rejected { seq: u.seq, code: code.into(), message }
+        tracing::warn!(dongle = %u.dongle, seq = u.seq, code = code.as_str(), "upload rejected");
+        Rejected { seq: u.seq, code, message }
     }
 
     /// An upload no store could keep (a NUL character in its text): refused alone, 400
@@ -288,9 +291,18 @@ impl Ingest {
         tracing::warn!(dongle = ?u.dongle, seq = u.seq, code = "malformed", "upload rejected: {why}");
         Rejected {
             seq: u.seq,
-            code: "malformed".into(),
+            code: RejectCode::Malformed,
             message: format!("upload {}: {why}", u.seq),
         }
+    }
+
+    /// An upload that came on another dongle's MQTT topic: refused, 400 `malformed` (a
+    /// dongle publishes on its own topic only; this is a misconfigured or hostile client).
+    pub(crate) fn foreign(&self, u: &Upload, topic_dongle: &str) -> Rejected {
+        let why = format!("it names dongle {:?} but came on the topic of {topic_dongle}", u.dongle);
+        // Received like any upload, so that received = stored + duplicates + rejected + failed.
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        self.malformed(self.clock.now(), u, &why)
     }
 
     /// Counts a request that never became uploads (bad JSON, too large) in supervision.

@@ -5,7 +5,8 @@
 //!
 //! This is the only platform crate with a runtime, sockets and JSON framing; the logic lives
 //! in `store`, `derive` and `supervision`. Invariant: an upload is acknowledged (HTTP 200 or
-//! MQTT PUBACK) only after the store committed it.
+//! MQTT PUBACK) only after the store committed it, and an MQTT message's receipt (the same
+//! `Receipt` as the REST answer) is published on the dongle's receipt topic before its PUBACK.
 
 mod access;
 mod api;

@@ -1,5 +1,6 @@
 //! MQTT: the embedded broker (rumqttd) and the platform's subscriber (rumqttc), which
-//! acknowledges each message only after its uploads are stored.
+//! answers each message with a receipt on the dongle's receipt topic and acknowledges it only
+//! after its uploads are stored.
 
 use crate::ingest::Ingest;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -8,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use wire::ingest::v1::{Batch, TOPIC_FILTER, Upload};
+use wire::ingest::v1::{Batch, Receipt, TOPIC_FILTER, Upload, receipt_topic};
 
 /// Which broker the platform uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,8 +199,9 @@ fn probe(addr: SocketAddr, topic: &str) -> std::io::Result<()> {
 }
 
 /// Subscribes to every dongle's uploads and feeds them to the pipeline. Messages are acked in
-/// the order received (MQTT 3.1.1 §4.6), each only after its uploads are stored; a message
-/// that fails to store is not acked, so the broker redelivers it.
+/// the order received (MQTT 3.1.1 §4.6), each only after its uploads are stored and its
+/// receipt is published on the dongle's [`receipt_topic`]; a message that fails to store is not
+/// acked, so the broker redelivers it.
 ///
 /// `client_id` must stay the same across restarts: the broker keeps the persistent session's
 /// queue under it, so what dongles published while the platform was down (or in flight when it
@@ -222,6 +224,11 @@ pub(crate) fn subscribe(
         );
         opts.set_inflight(500);
         let (client, mut events) = AsyncClient::new(opts, 1024);
+        // A receipt is a small write answered at once; Nagle's algorithm would hold it back
+        // until the broker acknowledges the previous one (tens of milliseconds per upload).
+        let mut net = rumqttc::NetworkOptions::new();
+        net.set_tcp_nodelay(true);
+        events.set_network_options(net);
         // Unbounded on purpose: the event loop must never wait on the acker, because the acks
         // themselves go out through the event loop (a bounded queue here deadlocked under
         // load). The broker's in-flight window bounds what can pile up.
@@ -248,8 +255,8 @@ pub(crate) fn subscribe(
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     ingest.counters.mqtt_messages.fetch_add(1, Ordering::Relaxed);
-                    let ingest = ingest.clone();
-                    let job = tokio::spawn(async move { handle(&ingest, p).await });
+                    let (ingest, client) = (ingest.clone(), client.clone());
+                    let job = tokio::spawn(async move { handle(&ingest, &client, p).await });
                     if ack_tx.send(job).is_err() {
                         break;
                     }
@@ -264,42 +271,66 @@ pub(crate) fn subscribe(
     })
 }
 
-/// Stores one message; returns it for acking when it may be acked.
-async fn handle(ingest: &Ingest, p: rumqttc::Publish) -> Option<rumqttc::Publish> {
+/// Stores one message and publishes its receipt; returns the message for acking when it may
+/// be acked.
+async fn handle(
+    ingest: &Ingest,
+    client: &AsyncClient,
+    p: rumqttc::Publish,
+) -> Option<rumqttc::Publish> {
     let batch = match serde_json::from_slice::<Batch>(&p.payload) {
         Ok(b) => b,
         Err(_) => match serde_json::from_slice::<Upload>(&p.payload) {
             Ok(u) => Batch { uploads: vec![u] },
             Err(e) => {
                 // Unparseable: counted, and acked so the broker does not redeliver it forever.
+                // No receipt: there is no sequence number to answer for.
                 tracing::warn!(topic = %p.topic, "malformed MQTT upload: {e}");
                 ingest.count_malformed(supervision::Rejection::Malformed);
                 return Some(p);
             }
         },
     };
-    // Uploads on a topic must come from that topic's dongle.
-    let topic_dongle = wire::ingest::v1::dongle_of_topic(&p.topic).map(str::to_owned);
-    let batch = Batch {
-        uploads: batch
-            .uploads
-            .into_iter()
-            .filter(|u| {
-                let ok = topic_dongle.as_deref() == Some(u.dongle.as_str());
-                if !ok {
-                    ingest.count_malformed(supervision::Rejection::Malformed);
-                }
-                ok
-            })
-            .collect(),
+    // The filter only delivers topics of the form `…/dongles/{id}/uploads`.
+    let Some(dongle) = wire::ingest::v1::dongle_of_topic(&p.topic).map(str::to_owned) else {
+        tracing::warn!(topic = %p.topic, "MQTT upload on a topic that names no dongle");
+        ingest.count_malformed(supervision::Rejection::Malformed);
+        return Some(p);
     };
-    match ingest.submit(batch).await {
-        Ok(_) => Some(p),
+    // Uploads on a topic must come from that topic's dongle; the others are refused in the
+    // receipt, so the publisher learns of them.
+    let (own, foreign): (Vec<Upload>, Vec<Upload>) =
+        batch.uploads.into_iter().partition(|u| u.dongle == dongle);
+    let mut receipt = match ingest.submit(Batch { uploads: own }).await {
+        Ok(receipt) => receipt,
         Err(e) => {
             tracing::error!("MQTT upload not stored (will be redelivered): {e}");
-            None
+            return None;
         }
-    }
+    };
+    receipt.rejected.extend(foreign.iter().map(|u| ingest.foreign(u, &dongle)));
+    answer(ingest, client, &dongle, &receipt).await;
+    Some(p)
+}
+
+/// Publishes `receipt` on the dongle's receipt topic. What is stored stays stored when that
+/// fails (counted and logged): the dongle hears nothing, times out and sends again, and the
+/// platform answers the resend with duplicates.
+async fn answer(ingest: &Ingest, client: &AsyncClient, dongle: &str, receipt: &Receipt) {
+    let sent = match serde_json::to_vec(receipt) {
+        Ok(body) => client
+            .publish(receipt_topic(dongle), QoS::AtLeastOnce, false, body)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match sent {
+        Ok(()) => ingest.counters.mqtt_receipts.fetch_add(1, Ordering::Relaxed),
+        Err(e) => {
+            tracing::error!(dongle, "MQTT receipt not published: {e}");
+            ingest.counters.mqtt_receipt_errors.fetch_add(1, Ordering::Relaxed)
+        }
+    };
 }
 
 #[cfg(test)]

@@ -23,6 +23,17 @@ pub mod v1 {
         topic.strip_prefix("meterlab/v1/dongles/")?.strip_suffix("/uploads")
     }
 
+    /// The topic the platform answers a dongle's MQTT uploads on (QoS 1): one [`Receipt`] per
+    /// message it stored, published before the message is acknowledged, that accounts for
+    /// every upload of the message. MQTT 3.1.1 has no correlation data, so a dongle matches a
+    /// receipt to its message by the sequence numbers ([`Receipt::answers`]): they are never
+    /// reused, and a receipt for an earlier, redelivered message answers other ones. A
+    /// message that is not a batch gets no receipt (it has no sequence numbers to answer
+    /// for); one the store failed to take gets none either and is redelivered.
+    pub fn receipt_topic(dongle: &str) -> String {
+        format!("meterlab/v1/dongles/{dongle}/receipts")
+    }
+
     /// One telegram as a dongle read it, with its metadata (R-NRT-2: identifiers,
     /// timestamps, integrity check).
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -117,15 +128,70 @@ pub mod v1 {
         pub rejected: Vec<Rejected>,
     }
 
+    impl Receipt {
+        /// Whether this receipt answers the uploads numbered `seqs`: it speaks of each of
+        /// them and of no other. How a dongle tells its message's receipt on
+        /// [`receipt_topic`] from one for an earlier message.
+        pub fn answers(&self, seqs: &[u64]) -> bool {
+            let mut mine: Vec<u64> = seqs.to_vec();
+            let mut told: Vec<u64> = self
+                .stored
+                .iter()
+                .chain(&self.duplicates)
+                .copied()
+                .chain(self.rejected.iter().map(|r| r.seq))
+                .collect();
+            mine.sort_unstable();
+            told.sort_unstable();
+            mine == told
+        }
+    }
+
     /// One refused upload.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     pub struct Rejected {
         /// Its sequence number.
         pub seq: u64,
-        /// Stable code: `bad_signature`, `unknown_dongle`, `replay`.
-        pub code: String,
-        /// Why.
+        /// Why, as a stable code.
+        pub code: RejectCode,
+        /// Why, for a person.
         pub message: String,
+    }
+
+    /// Why the platform refused an upload. A refused upload is never sent again.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum RejectCode {
+        /// No store could keep it (a NUL character in its text), or it came on another
+        /// dongle's MQTT topic.
+        Malformed,
+        /// The dongle is not registered.
+        UnknownDongle,
+        /// Its HMAC does not verify with the dongle's key: forged, damaged, or another key.
+        BadSignature,
+        /// Its sequence number is already stored with other content (a conflict: a replayed
+        /// or reused sequence number).
+        Replay,
+    }
+
+    impl RejectCode {
+        /// The code as it appears in JSON.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                RejectCode::Malformed => "malformed",
+                RejectCode::UnknownDongle => "unknown_dongle",
+                RejectCode::BadSignature => "bad_signature",
+                RejectCode::Replay => "replay",
+            }
+        }
+
+        /// Whether the platform refused the dongle itself (unknown or forged), not one
+        /// upload's content.
+        pub fn is_unauthorized(self) -> bool {
+            matches!(self, RejectCode::UnknownDongle | RejectCode::BadSignature)
+        }
     }
 
     /// Quarter-hour records of an AMR meter, delivered by the grid operator's head-end in
@@ -204,5 +270,25 @@ mod tests {
         assert!(back.uploads[0].verify(b"k"));
         assert!(serde_json::from_str::<Upload>(r#"{"dongle":"x","seq":1,"captured_at":"2026-01-01T00:00:00Z","telegram":"","crc_ok":true,"sig":"","extra":1}"#).is_err());
         assert_eq!(dongle_of_topic(&topic("D-7")), Some("D-7"));
+        assert_eq!(dongle_of_topic(&receipt_topic("D-7")), None, "no receipt is an upload");
+    }
+
+    #[test]
+    fn a_receipt_answers_exactly_its_own_uploads() {
+        let rejected = |seq| Rejected { seq, code: RejectCode::Replay, message: String::new() };
+        let r = Receipt { stored: vec![3, 1], duplicates: vec![2], rejected: vec![rejected(4)] };
+        assert!(r.answers(&[1, 2, 3, 4]));
+        assert!(r.answers(&[4, 3, 2, 1]), "in any order");
+        assert!(!r.answers(&[1, 2, 3]), "speaks of an upload not sent");
+        assert!(!r.answers(&[1, 2, 3, 4, 5]), "leaves one out");
+        assert!(!Receipt::default().answers(&[1]));
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""code":"replay""#), "{json}");
+        assert!(
+            serde_json::from_str::<Rejected>(r#"{"seq":1,"code":"nope","message":""}"#).is_err()
+        );
+        for c in [RejectCode::Malformed, RejectCode::UnknownDongle, RejectCode::BadSignature] {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
     }
 }

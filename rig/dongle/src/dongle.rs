@@ -8,7 +8,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use wire::ingest::v1::{Batch, Receipt, Upload};
+use wire::ingest::v1::{Batch, Receipt, RejectCode, Upload};
 
 /// A batch to hand to the uplink. Answer it with [`Dongle::on_transmit_result`] and its `id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,14 @@ pub enum TransmitOutcome {
     /// No receipt (network error, timeout, 5xx, or a 4xx for the whole batch): every upload
     /// goes back into the buffer and the backoff grows.
     Failed,
+}
+
+/// What a receipt says of one upload.
+#[derive(Debug, Clone, Copy)]
+enum Verdict {
+    Stored,
+    Duplicate,
+    Rejected(RejectCode),
 }
 
 /// What the dongle is doing, as of the latest `now` it was given.
@@ -86,8 +94,16 @@ pub struct Stats {
     pub uploads_sent: u64,
     /// Uploads the platform stored, now or before (duplicates).
     pub acknowledged: u64,
+    /// Of `acknowledged`, those the platform already had (a resend after a lost receipt).
+    pub duplicates: u64,
     /// Uploads the platform refused; they are not sent again.
     pub rejected: u64,
+    /// Of `rejected`, those whose sequence number the platform holds with other content
+    /// (a conflict: a reused sequence number, a cloned dongle).
+    pub conflicts: u64,
+    /// Of `rejected`, those refused because the platform does not know the dongle or its
+    /// signature does not verify (forged, or the wrong key).
+    pub unauthorized: u64,
     /// Uploads waiting in the buffer.
     pub buffered: u64,
     /// Uploads in the transmit awaiting its result.
@@ -204,7 +220,10 @@ impl Dongle {
                 uploads_created: 0,
                 uploads_sent: 0,
                 acknowledged: 0,
+                duplicates: 0,
                 rejected: 0,
+                conflicts: 0,
+                unauthorized: 0,
                 buffered: 0,
                 in_flight: 0,
                 dropped: 0,
@@ -300,18 +319,20 @@ impl Dongle {
         match outcome {
             TransmitOutcome::Failed => self.fail(now, flight.entries),
             TransmitOutcome::Ok(receipt) => {
-                let mut done: HashMap<u64, bool> = HashMap::new(); // seq → acknowledged
-                for &seq in receipt.stored.iter().chain(&receipt.duplicates) {
-                    done.insert(seq, true);
+                let mut done: HashMap<u64, Verdict> = HashMap::new();
+                for &seq in &receipt.stored {
+                    done.insert(seq, Verdict::Stored);
+                }
+                for &seq in &receipt.duplicates {
+                    done.entry(seq).or_insert(Verdict::Duplicate);
                 }
                 for r in &receipt.rejected {
-                    done.entry(r.seq).or_insert(false);
+                    done.entry(r.seq).or_insert(Verdict::Rejected(r.code));
                 }
                 let mut unaccounted = Vec::new();
                 for e in flight.entries {
                     match done.get(&e.upload.seq) {
-                        Some(true) => self.stats.acknowledged += 1,
-                        Some(false) => self.stats.rejected += 1,
+                        Some(v) => self.count(*v),
                         None => unaccounted.push(e),
                     }
                 }
@@ -321,6 +342,22 @@ impl Dongle {
                 } else {
                     self.fail(now, unaccounted);
                 }
+            }
+        }
+    }
+
+    fn count(&mut self, verdict: Verdict) {
+        let s = &mut self.stats;
+        match verdict {
+            Verdict::Stored => s.acknowledged += 1,
+            Verdict::Duplicate => {
+                s.acknowledged += 1;
+                s.duplicates += 1;
+            }
+            Verdict::Rejected(code) => {
+                s.rejected += 1;
+                s.conflicts += u64::from(code == RejectCode::Replay);
+                s.unauthorized += u64::from(code.is_unauthorized());
             }
         }
     }

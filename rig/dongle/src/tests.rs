@@ -3,7 +3,7 @@
 use crate::*;
 use calendar::{SignedDuration, Timestamp};
 use rstest::rstest;
-use wire::ingest::v1::{Receipt, Rejected};
+use wire::ingest::v1::{Receipt, RejectCode, Rejected};
 
 const TELEGRAM: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -212,14 +212,21 @@ fn receipts_drop_rejected_and_requeue_what_they_do_not_mention() {
     let receipt = Receipt {
         stored: vec![3],
         duplicates: vec![2],
-        rejected: vec![Rejected { seq: 1, code: "replay".into(), message: "old".into() }],
+        rejected: vec![Rejected { seq: 1, code: RejectCode::Replay, message: "old".into() }],
     };
     d.on_transmit_result(t0(), tx.id, TransmitOutcome::Ok(receipt));
     let s = d.stats();
     assert_eq!((s.acknowledged, s.rejected, s.buffered, s.retries), (2, 1, 1, 1));
+    assert_eq!((s.duplicates, s.conflicts, s.unauthorized), (1, 1, 0), "each verdict as such");
     assert_eq!(s.state, State::Backoff, "an incomplete receipt counts as a failure");
-    let tx = d.poll_transmit(d.next_deadline().unwrap()).unwrap();
+    let now = d.next_deadline().unwrap();
+    let tx = d.poll_transmit(now).unwrap();
     assert_eq!(tx.seqs(), [0]);
+    let forged = Rejected { seq: 0, code: RejectCode::BadSignature, message: String::new() };
+    let receipt = Receipt { rejected: vec![forged], ..Receipt::default() };
+    d.on_transmit_result(now, tx.id, TransmitOutcome::Ok(receipt));
+    let s = d.stats();
+    assert_eq!((s.rejected, s.conflicts, s.unauthorized, s.buffered), (2, 1, 1, 0));
 }
 
 #[test]

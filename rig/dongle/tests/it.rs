@@ -8,7 +8,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rstest::rstest;
 use std::collections::BTreeSet;
-use wire::ingest::v1::{Receipt, Rejected};
+use wire::ingest::v1::{Receipt, RejectCode, Rejected};
 
 const KEY: &[u8] = b"dongle-key-0001";
 
@@ -412,7 +412,7 @@ proptest! {
                         stored: seqs.iter().copied().step_by(3).collect(),
                         duplicates: vec![],
                         rejected: seqs.iter().skip(1).step_by(3).map(|&seq| Rejected {
-                            seq, code: "bad_signature".into(), message: String::new(),
+                            seq, code: RejectCode::BadSignature, message: String::new(),
                         }).collect(),
                     };
                     let stale = d.stats().stale_results;

@@ -1,5 +1,6 @@
 //! How a dongle's uploads reach the platform: REST (batched POST) or MQTT (QoS 1).
 
+use rumqttc::{Event, Packet};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -81,15 +82,32 @@ impl Uplink for HttpUplink {
     }
 }
 
-/// Publishes each batch on the dongle's topic at QoS 1 and waits for the broker's PUBACK.
+/// Publishes each batch on the dongle's topic at QoS 1 and waits for the platform's receipt
+/// on the dongle's receipt topic ([`wire::ingest::v1::receipt_topic`]): the same [`Receipt`]
+/// as over REST, so the dongle hears of duplicates, conflicts and refusals alike. The broker's
+/// PUBACK only says the broker has the message, not that the platform stored it.
 pub struct MqttUplink {
     client: rumqttc::AsyncClient,
-    acks: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Result<(), String>>>,
+    dongle: String,
+    receipts: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Result<Receipt, String>>>,
 }
 
+/// Small packets go out at once: a dongle waits for each receipt, so Nagle's algorithm would
+/// add tens of milliseconds to every transmit.
+fn no_delay() -> rumqttc::NetworkOptions {
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    net
+}
+
+/// How long a send waits for its receipt, and [`MqttUplink::connect`] for its subscription.
+const RECEIPT_WAIT: Duration = Duration::from_secs(10);
+
 impl MqttUplink {
-    /// Connects dongle `id` to the broker at `addr`.
-    pub fn connect(id: &str, addr: std::net::SocketAddr) -> MqttUplink {
+    /// Connects dongle `id` to the broker at `addr` and subscribes to its receipt topic;
+    /// returns once the broker confirmed the subscription (a receipt published before that
+    /// would be lost), or an error after 10 s.
+    pub async fn connect(id: &str, addr: std::net::SocketAddr) -> Result<MqttUplink, UplinkError> {
         let mut opts =
             rumqttc::MqttOptions::new(format!("dongle-{id}"), addr.ip().to_string(), addr.port());
         opts.set_max_packet_size(
@@ -98,54 +116,97 @@ impl MqttUplink {
         );
         opts.set_keep_alive(Duration::from_secs(30));
         let (client, mut events) = rumqttc::AsyncClient::new(opts, 16);
+        events.set_network_options(no_delay());
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
+        let topic = wire::ingest::v1::receipt_topic(id);
+        let subscriber = client.clone();
         tokio::spawn(async move {
+            let mut subscribed_tx = Some(subscribed_tx);
             loop {
-                match events.poll().await {
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
-                        if tx.send(Ok(())).is_err() {
-                            break;
+                let sent = match events.poll().await {
+                    // A clean session: the subscription is made again at every (re)connect.
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        match subscriber.subscribe(&topic, rumqttc::QoS::AtLeastOnce).await {
+                            Ok(()) => Ok(()),
+                            Err(e) => tx.send(Err(format!("subscribing to {topic}: {e}"))),
                         }
                     }
-                    Ok(_) => {}
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        if let Some(s) = subscribed_tx.take() {
+                            let _ = s.send(());
+                        }
+                        Ok(())
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) if p.topic == topic => {
+                        tx.send(serde_json::from_slice::<Receipt>(&p.payload).map_err(|e| {
+                            format!("the platform's answer on {topic} is not a receipt: {e}")
+                        }))
+                    }
+                    Ok(_) => Ok(()),
                     Err(e) => {
                         // Report the failure to a waiting send, then reconnect on the next poll.
-                        let _ = tx.send(Err(e.to_string()));
+                        let sent = tx.send(Err(e.to_string()));
                         tokio::time::sleep(Duration::from_millis(500)).await;
+                        sent
                     }
+                };
+                if sent.is_err() {
+                    break; // the uplink is gone
                 }
             }
         });
-        MqttUplink { client, acks: tokio::sync::Mutex::new(rx) }
+        match tokio::time::timeout(RECEIPT_WAIT, subscribed).await {
+            Ok(Ok(())) => Ok(MqttUplink {
+                client,
+                dongle: id.to_owned(),
+                receipts: tokio::sync::Mutex::new(rx),
+            }),
+            _ => Err(UplinkError::Transport(format!(
+                "the broker at {addr} did not confirm dongle {id}'s receipt subscription within 10 s"
+            ))),
+        }
     }
 }
 
 impl Uplink for MqttUplink {
     fn send<'a>(&'a self, uploads: &'a [Upload]) -> UplinkFuture<'a> {
         Box::pin(async move {
-            let Some(first) = uploads.first() else { return Ok(Receipt::default()) };
-            // One batch in flight per dongle: the PUBACK that comes next is this batch's.
-            let mut acks = self.acks.lock().await;
-            while acks.try_recv().is_ok() {}
+            if uploads.is_empty() {
+                return Ok(Receipt::default());
+            }
+            let seqs: Vec<u64> = uploads.iter().map(|u| u.seq).collect();
+            // One batch in flight per dongle; what came before (a late receipt of a send that
+            // timed out, an old connection error) is not this batch's answer.
+            let mut receipts = self.receipts.lock().await;
+            while receipts.try_recv().is_ok() {}
             let body = serde_json::to_vec(&Batch { uploads: uploads.to_vec() })
                 .map_err(|e| UplinkError::Transport(e.to_string()))?;
             self.client
                 .publish(
-                    wire::ingest::v1::topic(&first.dongle),
+                    wire::ingest::v1::topic(&self.dongle),
                     rumqttc::QoS::AtLeastOnce,
                     false,
                     body,
                 )
                 .await
                 .map_err(|e| UplinkError::Transport(e.to_string()))?;
-            match tokio::time::timeout(Duration::from_secs(10), acks.recv()).await {
-                Ok(Some(Ok(()))) => Ok(Receipt {
-                    stored: uploads.iter().map(|u| u.seq).collect(),
-                    ..Receipt::default()
-                }),
-                Ok(Some(Err(e))) => Err(UplinkError::Transport(e)),
-                _ => Err(UplinkError::Transport("no PUBACK within 10 s".into())),
-            }
+            let answer = async {
+                loop {
+                    match receipts.recv().await {
+                        Some(Ok(receipt)) if receipt.answers(&seqs) => return Ok(receipt),
+                        // A receipt for an earlier message (redelivered by the broker).
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return Err(UplinkError::Transport(e)),
+                        None => {
+                            return Err(UplinkError::Transport("the MQTT client stopped".into()));
+                        }
+                    }
+                }
+            };
+            tokio::time::timeout(RECEIPT_WAIT, answer).await.unwrap_or_else(|_| {
+                Err(UplinkError::Transport("no receipt from the platform within 10 s".into()))
+            })
         })
     }
 }

@@ -910,6 +910,8 @@ async fn registers_tokens_and_the_access_register_survive_a_restart() {
         ok_json(get(&format!("{}/api/admin/v1/access-log?point={dsp1}", app.url()), ADMIN).await)
             .await;
     assert!(log.as_array().unwrap().len() >= 2);
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
