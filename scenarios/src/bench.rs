@@ -360,18 +360,18 @@ async fn rig(a: RigArgs) -> Result<ExitCode> {
         clock::Timestamp::from_second(clock::Clock::now(&clock::SystemClock).as_second() + 1)?;
     let profile: profiles::ProfileSpec = "household:3500+pv:4".parse()?;
     if a.accelerated {
-        let mut pairs = Vec::with_capacity(a.meters);
+        let mut stations = Vec::with_capacity(a.meters);
         for i in 0..a.meters {
             let v = variants[i % variants.len()];
-            let mut m = meter::Meter::new(v, &profile, i as u64, start)?;
-            m.open_port();
-            let c = scenarios::dongle_config(format!("D{i:05}"), KEY.to_vec(), i as u64, v)?;
-            pairs.push((m, dongle::Dongle::new(c, start)));
+            let (name, dongle) =
+                (format!("meter-{i:03}"), Some((format!("D{i:05}"), KEY.to_vec())));
+            stations
+                .push(runner::Station::build(name, v, &profile, i as u64, start, dongle, false)?);
         }
         let t0 = Stopwatch::start();
         let cpu0 = cpu_seconds();
         let (telegrams, acked) = runner::run_accelerated(
-            &mut pairs,
+            &mut stations,
             start,
             clock::SignedDuration::from_secs(a.seconds),
             |_| true,
@@ -389,16 +389,9 @@ async fn rig(a: RigArgs) -> Result<ExitCode> {
     let mut setups = Vec::with_capacity(a.meters);
     for i in 0..a.meters {
         let v = variants[i % variants.len()];
-        let mut m = meter::Meter::new(v, &profile, i as u64, start)?;
-        m.open_port();
-        setups.push(runner::MeterSetup {
-            name: format!("meter-{i:03}"),
-            meter: m,
-            pty: Some(None),
-            tcp: None,
-            dongle: None,
-            tap: None,
-        });
+        let name = format!("meter-{i:03}");
+        let station = runner::Station::build(name, v, &profile, i as u64, start, None, true)?;
+        setups.push(runner::MeterSetup { station, pty: Some(None), tcp: None, uplink: None });
     }
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
     let end = start + clock::SignedDuration::from_secs(a.seconds);

@@ -1,35 +1,34 @@
 //! Wiring shared by the commands that run rigs against a platform.
 
 use anyhow::{Context, Result, bail};
-use clock::Timestamp;
 use std::sync::Arc;
 
-/// A simulated dongle for a rig meter: a fresh key, registered with the platform (its admin
-/// API keeps the dongle ↔ meter link, R-NRT-10), uploading over REST.
-pub(crate) async fn dongle_for(
+/// A dongle for a rig meter, registered with the platform under a fresh key (the admin API
+/// keeps the dongle ↔ meter link, R-NRT-10): its id and key, for [`runner::Station::build`],
+/// and its REST uplink.
+pub(crate) async fn register_dongle(
     platform: &str,
     token: &str,
     rig: &str,
     meter_name: &str,
-    index: u64,
     variant: &meter::Variant,
-    start: Timestamp,
-) -> Result<(dongle::Dongle, Arc<dyn runner::Uplink>)> {
+) -> Result<((String, Vec<u8>), Arc<dyn runner::Uplink>)> {
     use std::io::Read;
     let mut key = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut key))
         .context("reading /dev/urandom")?;
     let id = format!("{rig}-{meter_name}");
+    let body = wire::api::v1::NewDongle {
+        id: id.clone(),
+        key_hex: wire::hex(&key),
+        meter: Some(variant.equipment_id.clone()),
+        interval_s: Some(variant.interval_s),
+    };
     let r = reqwest::Client::new()
         .post(format!("{}/api/admin/v1/dongles", platform.trim_end_matches('/')))
         .bearer_auth(token)
-        .json(&serde_json::json!({
-            "id": id,
-            "key_hex": wire::hex(&key),
-            "meter": variant.equipment_id,
-            "interval_s": variant.interval_s,
-        }))
+        .json(&body)
         .send()
         .await
         .with_context(|| {
@@ -46,7 +45,6 @@ pub(crate) async fn dongle_for(
     if !r.status().is_success() {
         bail!("registering dongle {id}: the platform answered {}", r.status());
     }
-    let config = scenarios::dongle_config(id, key.to_vec(), index, variant)?;
     let uplink: Arc<dyn runner::Uplink> = Arc::new(runner::HttpUplink::new(platform)?);
-    Ok((dongle::Dongle::new(config, start), uplink))
+    Ok(((id, key.to_vec()), uplink))
 }

@@ -3,9 +3,10 @@
 //!
 //! One `Lab` per scenario: each has its own clock, store (SQLite in memory) and seed, so
 //! scenarios run side by side and the same seed gives the same run. Time moves only when a
-//! step says so (`run_for`), second by second: meters tick, dongles read their P1 bytes and
-//! upload in process to the platform's ingest pipeline (the same pipeline REST and MQTT
-//! feed), and the ledger's events (slot start, hard stop at slot end) are applied.
+//! step says so (`run_for`), second by second: the rig runner's stations step (meters tick,
+//! their bytes go down the P1 cable, dongles read them and hand out batches), the batches go
+//! in process to the platform's ingest pipeline (the same pipeline REST and MQTT feed), and
+//! the ledger's events (slot start, hard stop at slot end) light and darken the stations.
 
 use anyhow::{Context, Result, anyhow, bail};
 use booking::{AgreementId, Ledger, Policy, Slot};
@@ -21,22 +22,6 @@ pub mod suite;
 /// A client of the platform's data-access API, simulated ESPs, and provisioning.
 pub mod access;
 
-/// The simulated dongle for a meter of `variant`: its id, HMAC key and seed, and the
-/// variant's Smarty key when its frames are encrypted (the dongle decrypts, as real ones do).
-pub fn dongle_config(
-    id: String,
-    key: Vec<u8>,
-    seed: u64,
-    variant: &meter::Variant,
-) -> Result<dongle::Config> {
-    let mut config = dongle::Config::new(id, key);
-    config.seed = seed;
-    if let Some(k) = &variant.encryption_key {
-        config.smarty_keys = Some(p1::smarty::Keys::from_hex(k)?);
-    }
-    Ok(config)
-}
-
 /// One meter of a rig, with the dongle on its P1 port.
 pub struct LabMeter {
     /// `rig-a`.
@@ -45,13 +30,9 @@ pub struct LabMeter {
     pub variant: String,
     /// The dongle id (`rig-a/fluvius-t211-1.7.1`).
     pub dongle_id: String,
-    meter: meter::Meter,
-    dongle: dongle::Dongle,
-    /// Telegrams it emitted.
-    pub telegrams: u64,
-    /// Whether its lines are live (a slot holds the rig, or the rig is ephemeral).
-    pub live: bool,
-    link_down_until: Option<Timestamp>,
+    /// The meter, its cable and its dongle, as the rig runner steps them; live while a slot
+    /// holds the rig (or always, on an ephemeral rig).
+    pub station: runner::Station,
 }
 
 /// The lab of one scenario.
@@ -102,7 +83,7 @@ impl Lab {
     pub fn jump_to(&mut self, t: Timestamp) -> Result<()> {
         self.clock.set(t).map_err(|e| anyhow!("{e}"))?;
         for m in &mut self.meters {
-            m.meter.advance(t);
+            m.station.skip_to(t);
         }
         Ok(())
     }
@@ -139,8 +120,6 @@ impl Lab {
                 continue;
             }
             let seed = self.seed.wrapping_add(i as u64);
-            let mut meter = meter::Meter::new(v, &"household:3500+pv:4".parse()?, seed, now)?;
-            meter.open_port();
             let dongle_id = format!("{rig}/{}", v.id);
             let key = format!("lab-key-{dongle_id}-0123456789").into_bytes();
             self.app
@@ -152,16 +131,17 @@ impl Lab {
                     SignedDuration::from_secs(i64::from(v.interval_s)),
                 )
                 .await?;
-            let config = dongle_config(dongle_id.clone(), key, seed, v)?;
+            let profile = "household:3500+pv:4".parse()?;
+            let dongle = Some((dongle_id.clone(), key));
+            // Unpaced: second by second, a telegram reaches the dongle in the second it is sent.
+            let mut station =
+                runner::Station::build(&dongle_id, v, &profile, seed, now, dongle, false)?;
+            station.set_live(live);
             self.meters.push(LabMeter {
                 rig: rig.into(),
                 variant: v.id.clone(),
                 dongle_id,
-                meter,
-                dongle: dongle::Dongle::new(config, now),
-                telegrams: 0,
-                live,
-                link_down_until: None,
+                station,
             });
         }
         Ok(())
@@ -214,11 +194,13 @@ impl Lab {
             .map_err(|e| anyhow!("{e}"))
     }
 
-    /// Cuts a dongle's uplink for a while (Wi-Fi loss).
+    /// Cuts a dongle's link for a while (Wi-Fi loss): the dongle's own fault, as the lab API
+    /// and the console inject it.
     pub fn link_down(&mut self, variant: &str, duration: SignedDuration) {
-        let until = self.now() + duration;
+        let (now, until) = (self.now(), self.now() + duration);
+        let fault = runner::DongleCommand::Inject(dongle::Fault::LinkDown { until });
         for m in self.meters.iter_mut().filter(|m| m.variant == variant) {
-            m.link_down_until = Some(until);
+            m.station.command(now, fault);
         }
     }
 
@@ -237,22 +219,12 @@ impl Lab {
                 };
                 // Slot start opens the rig's lines; the hard stop at its end releases them.
                 for m in self.meters.iter_mut().filter(|m| m.rig == rig) {
-                    m.live = live;
+                    m.station.set_live(live);
                 }
             }
             let mut batches = Vec::new();
             for m in &mut self.meters {
-                m.meter.advance(t);
-                if m.live
-                    && let Some(bytes) = m.meter.tick(t)
-                {
-                    m.telegrams += 1;
-                    m.dongle.on_serial_bytes(t, &bytes);
-                }
-                if m.link_down_until.is_some_and(|u| t < u) {
-                    continue;
-                }
-                while let Some(tx) = m.dongle.poll_transmit(t) {
+                for tx in m.station.step(t).transmits {
                     batches.push((m.dongle_id.clone(), tx));
                 }
             }
@@ -274,7 +246,7 @@ impl Lab {
             results.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
             for (id, tx_id, outcome) in results {
                 if let Some(m) = self.meters.iter_mut().find(|m| m.dongle_id == id) {
-                    m.dongle.on_transmit_result(t, tx_id, outcome);
+                    m.station.on_transmit_result(t, tx_id, outcome);
                 }
             }
             self.app.ingest.tick();
@@ -306,7 +278,8 @@ impl Lab {
             .find(|(_, m)| m.variant == variant)
             .ok_or_else(|| anyhow!("no meter {variant} in the lab: attach a rig first"))?;
         let since = self.now() - SignedDuration::from_hours(24 * 365);
-        let (dongle, meter) = (m.dongle_id.clone(), m.meter.variant().equipment_id.clone());
+        let meter = m.station.meter().variant().equipment_id.clone();
+        let dongle = m.dongle_id.clone();
         self.access.add_point(variant, i as u64, &dongle, &meter, grid_user, since).await
     }
 
@@ -317,6 +290,6 @@ impl Lab {
 
     /// Telegrams the dongle of a variant read.
     pub fn dongle_stats(&self, variant: &str) -> Option<dongle::Stats> {
-        self.meter(variant).map(|m| m.dongle.stats())
+        self.meter(variant).and_then(|m| m.station.dongle()).map(|d| d.stats())
     }
 }

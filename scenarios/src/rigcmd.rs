@@ -269,23 +269,24 @@ async fn attach(
     let start = Timestamp::from_second(clock.now().as_second() + 1)?;
     let catalogue = meter::Catalogue::builtin();
     let mut setups = Vec::new();
+    let profile: profiles::ProfileSpec = "household:3500+pv:4".parse()?;
     for (i, v) in catalogue.all().iter().filter(|v| v.baud > 0).enumerate() {
-        let mut m = meter::Meter::new(v, &"household:3500+pv:4".parse()?, i as u64 + 1, start)?;
-        m.open_port();
         let name = format!("meter-{:02}", i + 1);
-        let dongle = match platform {
+        let (dongle, uplink) = match platform {
             Some((url, token)) => {
-                Some(crate::lab::dongle_for(url, token, rig, &name, i as u64, v, start).await?)
+                let (dongle, uplink) =
+                    crate::lab::register_dongle(url, token, rig, &name, v).await?;
+                (Some(dongle), Some(uplink))
             }
-            None => None,
+            None => (None, None),
         };
+        let seed = i as u64 + 1;
+        let station = runner::Station::build(&name, v, &profile, seed, start, dongle, true)?;
         setups.push(runner::MeterSetup {
-            name: name.clone(),
-            meter: m,
+            station,
             pty: Some(Some(run_dir.join(rig).join(&name))),
             tcp: Some(0),
-            dongle,
-            tap: None,
+            uplink,
         });
     }
     let running = runner::serve(setups, clock.clone(), Some(end), false).await?;

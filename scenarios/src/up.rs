@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::labapi::LabApi;
-use crate::labapi::live::{MeterWatch, SwitchedUplink};
+use crate::labapi::live::MeterWatch;
 use scenarios::access::AccessClient;
 
 #[derive(Args)]
@@ -113,34 +113,26 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
                     head_ends.push((format!("{}-{}", rig.id, v.equipment_id), m));
                     continue;
                 }
-                let mut m = meter::Meter::new(v, &profile, seed, start)?;
-                m.open_port();
                 let name = format!("meter-{:02}", i + 1);
-                let (dongle, uplink) = crate::lab::dongle_for(
+                let (dongle, uplink) = crate::lab::register_dongle(
                     &app.url(),
                     &args.platform.admin_token,
                     &rig.id,
                     &name,
-                    seed,
                     v,
-                    start,
                 )
                 .await?;
-                // The lab watches every meter and can cut its dongle's Wi-Fi.
+                // The lab watches every meter and injects its faults through the station.
                 let watch = Arc::new(MeterWatch::new(&rig.id, &name, v));
-                let uplink: Arc<dyn runner::Uplink> = Arc::new(SwitchedUplink {
-                    inner: uplink,
-                    watch: watch.clone(),
-                    clock: clock.clone(),
-                });
                 watches.push(watch.clone());
+                let station =
+                    runner::Station::build(&name, v, &profile, seed, start, Some(dongle), true)?
+                        .with_tap(watch);
                 setups.push(runner::MeterSetup {
-                    name,
-                    meter: m,
-                    pty: Some(Some(args.run_dir.join(&rig.id).join(format!("meter-{:02}", i + 1)))),
+                    station,
+                    pty: Some(Some(args.run_dir.join(&rig.id).join(&name))),
                     tcp: Some(0),
-                    dongle: Some((dongle, uplink)),
-                    tap: Some(watch),
+                    uplink: Some(uplink),
                 });
             }
             let running = runner::serve(setups, clock.clone(), None, false).await?;

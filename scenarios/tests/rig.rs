@@ -24,25 +24,27 @@ async fn rig_meters_reach_the_platform_through_their_dongles_until_the_hard_stop
     let ids = ["fluvius-t211-1.7.1", "iskra-am550-dsmr-5.0.2", "sagemcom-smarty"];
     for (i, id) in ids.iter().enumerate() {
         let v = catalogue.get(id).unwrap();
-        let mut m =
-            meter::Meter::new(v, &"household+pv:4".parse().unwrap(), i as u64, start).unwrap();
-        m.open_port();
         let key = format!("rig-test-key-{i:02}-0123456789abcdef").into_bytes();
         let dongle_id = format!("rig-a-meter-{i:02}");
         app.ingest.register_dongle(&dongle_id, &key, Some(&v.equipment_id)).await.unwrap();
-        let mut config = dongle::Config::new(dongle_id, key);
-        if let Some(k) = &v.encryption_key {
-            config.smarty_keys = Some(p1::smarty::Keys::from_hex(k).unwrap());
-        }
+        let profile = "household+pv:4".parse().unwrap();
+        let dongle = Some((dongle_id, key));
         let uplink: Arc<dyn runner::Uplink> =
             Arc::new(runner::HttpUplink::new(&app.url()).unwrap());
         setups.push(runner::MeterSetup {
-            name: format!("meter-{i:02}"),
-            meter: m,
+            station: runner::Station::build(
+                format!("meter-{i:02}"),
+                v,
+                &profile,
+                i as u64,
+                start,
+                dongle,
+                true,
+            )
+            .unwrap(),
             pty: Some(None),
             tcp: Some(0),
-            dongle: Some((dongle::Dongle::new(config, start), uplink)),
-            tap: None,
+            uplink: Some(uplink),
         });
     }
     let end = start + clock::SignedDuration::from_secs(120);
@@ -88,20 +90,18 @@ async fn dongles_upload_over_mqtt_and_the_head_end_delivers_amr_days() {
     let clock = Arc::new(SimClock::accelerated(start, 20.0).unwrap());
     let catalogue = meter::Catalogue::builtin();
     let v = catalogue.get("fluvius-s211-1.7.1").unwrap();
-    let mut m = meter::Meter::new(v, &"household".parse().unwrap(), 5, start).unwrap();
-    m.open_port();
     let key = b"mqtt-dongle-key-0123456789abcdef".to_vec();
     app.ingest.register_dongle("mqtt-d1", &key, None).await.unwrap();
     let uplink: Arc<dyn runner::Uplink> =
         Arc::new(runner::MqttUplink::connect("mqtt-d1", app.mqtt.unwrap()).await.unwrap());
     let end = start + clock::SignedDuration::from_secs(60);
+    let profile = "household".parse().unwrap();
+    let dongle = Some(("mqtt-d1".to_owned(), key));
     let setup = runner::MeterSetup {
-        name: "meter-01".into(),
-        meter: m,
+        station: runner::Station::build("meter-01", v, &profile, 5, start, dongle, true).unwrap(),
         pty: None,
         tcp: None,
-        dongle: Some((dongle::Dongle::new(dongle::Config::new("mqtt-d1", key), start), uplink)),
-        tap: None,
+        uplink: Some(uplink),
     };
     let rig = runner::serve(vec![setup], clock.clone(), Some(end), false).await.unwrap();
     clock.sleep_until(end).await;

@@ -416,6 +416,7 @@ impl Dongle {
             Fault::LinkDown { until } => {
                 self.link_down_until = Some(self.link_down_until.map_or(until, |u| u.max(until)));
             }
+            Fault::LinkUp => self.link_down_until = None,
             Fault::Hang => self.hang(),
             Fault::ClockJump(d) => {
                 self.clock_offset = self.clock_offset.checked_add(d).unwrap_or(self.clock_offset);

@@ -51,6 +51,9 @@ pub enum Fault {
         /// When the link comes back.
         until: Timestamp,
     },
+    /// An injected link loss ends now (the Wi-Fi is back); seeded outage windows keep their
+    /// course.
+    LinkUp,
     /// The firmware hangs now, until [`crate::Dongle::reset`].
     Hang,
     /// The dongle's clock jumps by this much (capture times shift until the next reset

@@ -342,3 +342,14 @@ fn manual_link_down_delays_sending_until_it_ends() {
     assert_eq!(d.next_deadline(), Some(at(60)));
     assert_eq!(d.poll_transmit(at(60)).unwrap().seqs(), [0]);
 }
+
+#[test]
+fn link_up_ends_an_injected_loss_at_once() {
+    let mut d = Dongle::new(config(0), t0());
+    d.inject(t0(), Fault::LinkDown { until: at(300) });
+    d.on_serial_bytes(at(1), TELEGRAM);
+    assert_eq!(d.poll_transmit(at(10)), None);
+    d.inject(at(10), Fault::LinkUp);
+    assert_eq!(d.stats().state, State::Online);
+    assert_eq!(d.poll_transmit(at(10)).unwrap().seqs(), [0], "sent when the Wi-Fi is back");
+}

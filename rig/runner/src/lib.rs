@@ -1,13 +1,17 @@
-//! The rig driver: runs meters on a clock, puts their telegrams on serial lines (ptys, TCP
-//! ports, devices), feeds the same bytes to simulated dongles, and carries the dongles'
-//! uploads to the platform through an [`Uplink`] (REST or MQTT).
+//! The rig driver: the one loop that moves meters and dongles. Each [`Station`] (a meter,
+//! the P1 cable on its port, the dongle reading it) is stepped from one deadline to the next
+//! on a `Clock`; its telegrams also go out on serial lines (ptys, TCP ports, devices), and the
+//! dongle's batches reach the platform through an [`Uplink`] (REST or MQTT). The `Lab` and
+//! accelerated runs step the same stations.
 //!
 //! The models (`meter`, `dongle`) are sans-IO; this crate owns the clock, the lines and the
 //! sockets. A slow reader or an unreachable platform never blocks a meter: lines drop what
 //! nobody takes, and dongles buffer (and back off) while the uplink fails.
 
+mod station;
 mod uplink;
 
+pub use station::{SetupError, Station, Step, dongle_config};
 pub use uplink::{HeadEnd, HttpUplink, MqttUplink, Uplink, UplinkError, UplinkFuture};
 
 use clock::{Clock, SignedDuration, Timestamp};
@@ -15,20 +19,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// One meter of a rig and where its output goes.
+/// One station of a rig and where its output goes.
 pub struct MeterSetup {
-    /// A stable name on the rig (`meter-03`).
-    pub name: String,
-    /// The meter model, port already opened or not (R-LAB-6).
-    pub meter: meter::Meter,
+    /// The meter with its dongle (see [`Station::build`]).
+    pub station: Station,
     /// A pty (with an optional stable symlink) for external readers.
     pub pty: Option<Option<PathBuf>>,
     /// A TCP port (0 picks one) for external readers.
     pub tcp: Option<u16>,
-    /// The simulated dongle on this meter's P1 port, and its uplink.
-    pub dongle: Option<(dongle::Dongle, Arc<dyn Uplink>)>,
-    /// Someone watching this meter and its dongle (the lab's console), if anyone.
-    pub tap: Option<Arc<dyn Tap>>,
+    /// How the dongle's batches reach the platform (none: they are dropped unsent, and the
+    /// dongle buffers them).
+    pub uplink: Option<Arc<dyn Uplink>>,
 }
 
 /// What a [`Tap`] asks of a meter's dongle.
@@ -43,15 +44,15 @@ pub enum DongleCommand {
 
 /// A window on one running meter for whoever drives the rig (the lab API behind the console):
 /// the meter's telegrams, its dongle's counters, and a way in for fault injection. The
-/// methods run on the meter's task, once per telegram or tick: they must return quickly.
+/// methods run on the meter's task, once per step: they must return quickly.
 pub trait Tap: Send + Sync {
-    /// A telegram the meter emitted at `now`. `Some(bytes)` hands the dongle these bytes
-    /// instead (noise on the P1 cable); the serial lines always carry the meter's own bytes.
+    /// A telegram the meter emitted at `now`. `Some(bytes)` puts these bytes on the dongle's
+    /// cable instead (noise on the P1 cable); the serial lines always carry the meter's own.
     fn telegram(&self, now: Timestamp, bytes: &[u8]) -> Option<Vec<u8>>;
-    /// The dongle's counters, after each tick of the meter.
+    /// The dongle's counters, after each step.
     fn dongle(&self, now: Timestamp, stats: &dongle::Stats);
-    /// A command waiting for the dongle, taken once; looked at on each tick of the meter (so
-    /// it lands within one telegram interval).
+    /// A command waiting for the dongle, taken once; looked at on each step (so it lands
+    /// within one telegram interval).
     fn command(&self) -> Option<DongleCommand>;
 }
 
@@ -109,10 +110,11 @@ pub enum RigError {
     Serial(#[from] serial::SerialError),
 }
 
-/// Starts serving meters on `clock` (system time, or a simulated clock at ×N). Each meter
-/// sends on its own cadence until `until` (if any) or [`RunningRig::stop`].
+/// Starts serving stations on `clock` (system time, or a simulated clock at ×N). Each steps
+/// on its own deadlines until `until` (if any) or [`RunningRig::stop`]. `paced`: the ptys
+/// write at the meter's baud rate (a pty ignores it otherwise).
 pub async fn serve(
-    meters: Vec<MeterSetup>,
+    setups: Vec<MeterSetup>,
     clock: Arc<dyn Clock>,
     until: Option<Timestamp>,
     paced: bool,
@@ -121,12 +123,13 @@ pub async fn serve(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut endpoints = Vec::new();
     let mut tasks = Vec::new();
-    for m in meters {
-        let baud = (paced && m.meter.variant().baud > 0).then_some(m.meter.variant().baud);
-        let mut sinks = Vec::new();
+    for m in setups {
+        let mut station = m.station;
+        let variant = station.meter().variant();
+        let baud = (paced && variant.baud > 0).then_some(variant.baud);
         let mut ep = MeterEndpoint {
-            name: m.name.clone(),
-            variant: m.meter.variant().id.clone(),
+            name: station.name().to_owned(),
+            variant: variant.id.clone(),
             pty: None,
             link: None,
             tcp: None,
@@ -136,22 +139,20 @@ pub async fn serve(
             let pty = serial::Pty::open(link.as_deref(), baud)?;
             ep.pty = Some(pty.path().to_path_buf());
             ep.link = pty.link().map(|l| l.to_path_buf());
-            sinks.push(pty.sink());
+            station = station.with_sink(pty.sink());
             keep.push(Box::new(pty));
         }
         if let Some(port) = m.tcp {
             let tcp =
                 serial::TcpFanout::bind(std::net::SocketAddr::from(([127, 0, 0, 1], port))).await?;
             ep.tcp = Some(tcp.local_addr());
-            sinks.push(tcp.sink());
+            station = station.with_sink(tcp.sink());
             keep.push(Box::new(tcp));
         }
         endpoints.push(ep);
-        let task = run_meter(
-            m.meter,
-            m.dongle,
-            m.tap,
-            sinks,
+        let task = run_station(
+            station,
+            m.uplink,
             keep,
             clock.clone(),
             until,
@@ -163,12 +164,12 @@ pub async fn serve(
     Ok(RunningRig { endpoints, stats, tasks, stop })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_meter(
-    mut meter: meter::Meter,
-    mut dongle: Option<(dongle::Dongle, Arc<dyn Uplink>)>,
-    tap: Option<Arc<dyn Tap>>,
-    sinks: Vec<serial::FrameSink>,
+/// One station on the clock: sleep to its next deadline, step, hand the transmits to the
+/// uplink (each on a task of its own: a slow platform never holds the meter back), and feed
+/// the answers back as they come.
+async fn run_station(
+    mut station: Station,
+    uplink: Option<Arc<dyn Uplink>>,
     _keep: Vec<Box<dyn std::any::Any + Send>>,
     clock: Arc<dyn Clock>,
     until: Option<Timestamp>,
@@ -177,124 +178,95 @@ async fn run_meter(
 ) {
     let (results_tx, mut results_rx) = tokio::sync::mpsc::unbounded_channel();
     loop {
-        let mut due = meter.next_deadline();
-        if let Some(t) = dongle.as_ref().and_then(|(d, _)| d.next_deadline()) {
-            due = due.min(t);
-        }
+        let due = station.next_deadline();
         if until.is_some_and(|u| due >= u) {
             break;
         }
         tokio::select! {
             _ = clock.sleep_until(due) => {}
             r = results_rx.recv() => {
-                if let (Some((id, outcome)), Some((d, _))) = (r, &mut dongle) {
-                    d.on_transmit_result(clock.now(), id, outcome);
+                if let Some((id, outcome)) = r {
+                    station.on_transmit_result(clock.now(), id, outcome);
                 }
                 continue;
             }
             _ = stopped.changed() => {
-                flush(&mut dongle, clock.as_ref()).await;
+                if let Some(uplink) = &uplink {
+                    flush(&mut station, uplink.as_ref(), clock.as_ref()).await;
+                }
                 break;
             }
         }
-        let now = clock.now().max(due);
-        if let (Some(t), Some((d, _))) = (&tap, &mut dongle) {
-            match t.command() {
-                Some(DongleCommand::Inject(fault)) => d.inject(now, fault),
-                Some(DongleCommand::Reset) => d.reset(now),
-                None => {}
-            }
-        }
-        if let Some(bytes) = meter.tick(now) {
+        let step = station.step(clock.now().max(due));
+        if step.telegram {
             stats.telegrams.fetch_add(1, Ordering::Relaxed);
-            let noisy = tap.as_ref().and_then(|t| t.telegram(now, &bytes));
-            if let Some((d, _)) = &mut dongle {
-                d.on_serial_bytes(now, noisy.as_deref().unwrap_or(&bytes));
-            }
-            for s in &sinks {
-                s.send(bytes.clone());
-            }
         }
-        if let Some((d, uplink)) = &mut dongle {
-            while let Some(tx) = d.poll_transmit(now) {
-                stats.transmits.fetch_add(1, Ordering::Relaxed);
-                let (uplink, results, stats) = (uplink.clone(), results_tx.clone(), stats.clone());
-                tokio::spawn(async move {
-                    let outcome = match uplink.send(&tx.uploads).await {
-                        Ok(receipt) => dongle::TransmitOutcome::Ok(receipt),
-                        Err(_) => {
-                            stats.failed.fetch_add(1, Ordering::Relaxed);
-                            dongle::TransmitOutcome::Failed
-                        }
-                    };
-                    let _ = results.send((tx.id, outcome));
-                });
-            }
-        }
-        if let (Some(t), Some((d, _))) = (&tap, &dongle) {
-            t.dongle(now, &d.stats());
+        let Some(uplink) = &uplink else { continue };
+        for tx in step.transmits {
+            stats.transmits.fetch_add(1, Ordering::Relaxed);
+            let (uplink, results, stats) = (uplink.clone(), results_tx.clone(), stats.clone());
+            tokio::spawn(async move {
+                let outcome = match uplink.send(&tx.uploads).await {
+                    Ok(receipt) => dongle::TransmitOutcome::Ok(receipt),
+                    Err(_) => {
+                        stats.failed.fetch_add(1, Ordering::Relaxed);
+                        dongle::TransmitOutcome::Failed
+                    }
+                };
+                let _ = results.send((tx.id, outcome));
+            });
         }
     }
 }
 
 /// On a clean stop, hands what the dongle still buffers to the uplink (for a few seconds at
 /// most), so a shutdown loses nothing that the platform could still take.
-async fn flush(dongle: &mut Option<(dongle::Dongle, Arc<dyn Uplink>)>, clock: &dyn Clock) {
-    let Some((d, uplink)) = dongle else { return };
+async fn flush(station: &mut Station, uplink: &dyn Uplink, clock: &dyn Clock) {
     // A real-time bound: a stop must not hang on a platform that does not answer, whatever
     // the lab's clock does.
     let waited = clock::Stopwatch::start();
     while !waited.passed(std::time::Duration::from_secs(5)) {
-        // Past any send interval or backoff, so the buffer drains now.
-        let now = d.next_deadline().map_or(clock.now(), |t| t.max(clock.now()));
-        let Some(tx) = d.poll_transmit(now) else { break };
+        let Some((now, tx)) = station.drain(clock.now()) else { break };
         let outcome = match uplink.send(&tx.uploads).await {
             Ok(receipt) => dongle::TransmitOutcome::Ok(receipt),
             Err(_) => dongle::TransmitOutcome::Failed,
         };
         let failed = matches!(outcome, dongle::TransmitOutcome::Failed);
-        d.on_transmit_result(now, tx.id, outcome);
+        station.on_transmit_result(now, tx.id, outcome);
         if failed {
             break;
         }
     }
 }
 
-/// Runs meters and dongles through in-memory lines as fast as the CPU allows, for
-/// `duration` of simulated time; uploads go to `sink` (return `true` to acknowledge).
-/// Returns (telegrams, uploads acknowledged).
+/// Runs stations second by second for `duration` of simulated time, as fast as the CPU
+/// allows; uploads go to `sink` (return `true` to acknowledge them all, `false` to fail the
+/// transmit). Returns (telegrams, uploads acknowledged).
 pub fn run_accelerated(
-    meters: &mut [(meter::Meter, dongle::Dongle)],
+    stations: &mut [Station],
     start: Timestamp,
     duration: SignedDuration,
     mut sink: impl FnMut(&[wire::ingest::v1::Upload]) -> bool,
 ) -> (u64, u64) {
     let end = start + duration;
     let (mut telegrams, mut acked) = (0u64, 0u64);
-    // Second by second for every meter: the same order each run, so the same bytes.
+    // Second by second for every station: the same order each run, so the same bytes.
     let mut t = start;
     while t < end {
-        for (m, d) in meters.iter_mut() {
-            if m.next_deadline() > t {
+        for st in stations.iter_mut() {
+            if st.next_deadline() > t {
                 continue;
             }
-            if let Some(bytes) = m.tick(t) {
-                telegrams += 1;
-                d.on_serial_bytes(t, &bytes);
-            }
-            while let Some(tx) = d.poll_transmit(t) {
-                let ok = sink(&tx.uploads);
-                let n = tx.uploads.len() as u64;
-                let outcome = if ok {
-                    acked += n;
-                    dongle::TransmitOutcome::Ok(wire::ingest::v1::Receipt {
-                        stored: tx.uploads.iter().map(|u| u.seq).collect(),
-                        ..Default::default()
-                    })
+            let step = st.step(t);
+            telegrams += u64::from(step.telegram);
+            for tx in step.transmits {
+                let outcome = if sink(&tx.uploads) {
+                    acked += tx.uploads.len() as u64;
+                    tx.all_stored()
                 } else {
                     dongle::TransmitOutcome::Failed
                 };
-                d.on_transmit_result(t, tx.id, outcome);
+                st.on_transmit_result(t, tx.id, outcome);
             }
         }
         t += SignedDuration::from_secs(1);
@@ -365,12 +337,10 @@ mod tests {
         let d = dongle::Dongle::new(dongle::Config::new("d1", vec![7u8; 32]), start);
         let tap = Arc::new(Noisy::default());
         let setup = MeterSetup {
-            name: "meter-01".into(),
-            meter: m,
+            station: Station::new("meter-01", m, Some(d), Some(v.baud)).with_tap(tap.clone()),
             pty: None,
             tcp: None,
-            dongle: Some((d, Arc::new(Accept))),
-            tap: Some(tap.clone()),
+            uplink: Some(Arc::new(Accept)),
         };
         let until = start + SignedDuration::from_secs(60);
         let rig = serve(vec![setup], clock, Some(until), false).await.unwrap();

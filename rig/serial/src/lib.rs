@@ -5,7 +5,12 @@
 //! Every output is a [`FrameSink`]: `send` hands a telegram to a writer task and returns at once.
 //! A slow, absent or vanished reader never blocks the meter; what cannot be delivered is
 //! dropped and counted ([`SinkStats`]), as a real meter's telegrams are lost when nobody reads.
-//! This crate owns every serial port and socket of the lab's output side.
+//! This crate owns every serial port and socket of the lab's output side, and the in-memory
+//! [`Cable`] that carries a meter's bytes to the simulated dongle on its P1 port.
+
+mod cable;
+
+pub use cable::{CABLE_BUFFER, Cable};
 
 use std::io;
 use std::net::SocketAddr;

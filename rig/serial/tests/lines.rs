@@ -124,13 +124,17 @@ async fn tcp_fanout_serves_every_reader_and_a_stalled_one_blocks_nobody() {
     }
 }
 
+/// The frames every line carries in the conformance suite.
+fn frames() -> Vec<Vec<u8>> {
+    (0..20)
+        .map(|i| format!("/XMX5{i}\r\n\r\n1-0:1.8.1({i:06}.000*kWh)\r\n!\r\n").into_bytes())
+        .collect()
+}
+
 /// The conformance suite every line implementation passes: frames arrive byte-exact (CR LF
 /// included), complete and in order.
 async fn conformance<R: tokio::io::AsyncRead + Unpin>(name: &str, sink: FrameSink, mut reader: R) {
-    let frames: Vec<Vec<u8>> = (0..20)
-        .map(|i| format!("/XMX5{i}\r\n\r\n1-0:1.8.1({i:06}.000*kWh)\r\n!\r\n").into_bytes())
-        .collect();
-    for f in &frames {
+    for f in &frames() {
         assert!(sink.send(f.clone()), "{name}: send refused");
         // One frame in flight at a time keeps within every line's buffer.
         let mut got = vec![0u8; f.len()];
@@ -148,6 +152,34 @@ async fn conformance_mem_line() {
     conformance("mem", sink, reader).await;
     let (sink, reader) = serial::mem_line(Some(115_200));
     conformance("mem paced", sink, reader).await;
+}
+
+/// The same suite on the in-memory P1 cable the simulated dongles read: on the caller's
+/// clock, so "in flight" is a time, not a buffer.
+#[test]
+fn conformance_cable() {
+    let t0 = calendar::Timestamp::from_second(1_790_000_000).unwrap();
+    for baud in [None, Some(115_200), Some(9_600)] {
+        let mut cable = serial::Cable::new(baud);
+        let mut now = t0;
+        for f in &frames() {
+            assert!(cable.write(now, f), "{baud:?}: write refused");
+            now = cable.next_deadline().unwrap_or(now);
+            let mut got = Vec::new();
+            cable.read(now, &mut got);
+            assert_eq!(&got, f, "{baud:?}");
+        }
+        // All at once, then read in one go: in order, nothing lost, nothing doubled.
+        let all = frames();
+        for f in &all {
+            assert!(cable.write(now, f));
+        }
+        let mut got = Vec::new();
+        while let Some(t) = cable.next_deadline() {
+            cable.read(t, &mut got);
+        }
+        assert_eq!(got, all.concat(), "{baud:?}");
+    }
 }
 
 #[tokio::test]

@@ -1,12 +1,12 @@
 //! What the lab sees of each running meter, and the faults it can inject: a [`MeterWatch`] per
 //! P1 meter is the rig runner's [`runner::Tap`] (telegrams decoded, a bounded history of power
-//! and voltage, the dongle's counters) and holds the fault switches; [`SwitchedUplink`] is the
-//! dongle's uplink with a Wi-Fi switch in front of it.
+//! and voltage, the dongle's counters) and passes the faults to the station as dongle
+//! commands, the one way faults reach a dongle (the `Lab` and its steps use it too).
 //!
 //! How real each fault is:
-//! - `wifi-loss`: the uplink refuses every send for 5 minutes; the dongle model sees transport
-//!   errors and does what it does for them (buffers, backs off, sends newest first after).
-//!   It does not learn that its Wi-Fi is down, as a dongle with a link indicator would.
+//! - `wifi-loss`: the dongle's link is down for 5 minutes ([`dongle::Fault::LinkDown`]): it
+//!   sends nothing, keeps buffering, and after it sends newest first, then the backlog.
+//!   `clear` brings the link back at once ([`dongle::Fault::LinkUp`]).
 //! - `reset-needed`: the dongle model's own firmware hang ([`dongle::Fault::Hang`]): nothing
 //!   is sent, uploads keep buffering, until `clear` power-cycles it ([`dongle::Dongle::reset`];
 //!   a RAM buffer is lost and counted as dropped, as on a real power cycle).
@@ -16,11 +16,11 @@
 //!   with a flipped bit fails decryption (the dongle drops it); a DSMR 2.2 telegram has no
 //!   CRC, so its damaged value goes through undetected, as it would in the field.
 
-use clock::{Clock, SignedDuration, Timestamp};
-use runner::{DongleCommand, Tap, Uplink, UplinkError, UplinkFuture};
+use clock::{SignedDuration, Timestamp};
+use dongle::Fault;
+use runner::{DongleCommand, Tap};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
-use wire::ingest::v1::Upload;
+use std::sync::{Mutex, MutexGuard};
 
 /// How long an injected Wi-Fi loss lasts.
 pub(crate) const WIFI_LOSS: SignedDuration = SignedDuration::from_mins(5);
@@ -72,7 +72,8 @@ struct Faults {
     wifi_until: Option<Timestamp>,
     hung: bool,
     crc_noise: bool,
-    pending: Option<DongleCommand>,
+    /// Commands for the dongle, one taken per step of the station.
+    pending: VecDeque<DongleCommand>,
 }
 
 #[derive(Debug, Default)]
@@ -151,11 +152,6 @@ impl MeterWatch {
         (!on.is_empty()).then(|| on.join(" + "))
     }
 
-    /// Whether the Wi-Fi switch is off at `now`.
-    pub(crate) fn wifi_down(&self, now: Timestamp) -> bool {
-        lock(&self.state).faults.wifi_until.is_some_and(|u| now < u)
-    }
-
     /// Injects a fault (or clears them all) at `now`; a sentence for the status bar.
     pub(crate) fn inject(&self, kind: FaultKind, now: Timestamp) -> String {
         let name = super::snapshot::short_dongle(&self.dongle);
@@ -165,15 +161,16 @@ impl MeterWatch {
             FaultKind::WifiLoss => {
                 let until = now + WIFI_LOSS;
                 f.wifi_until = Some(until);
+                f.pending.push_back(DongleCommand::Inject(Fault::LinkDown { until }));
                 format!(
-                    "{}: Wi-Fi lost until {} (the uplink refuses every send; the dongle buffers)",
+                    "{}: Wi-Fi lost until {} (the dongle sends nothing and buffers)",
                     name,
                     clock::local_datetime(until).strftime("%H:%M:%S")
                 )
             }
             FaultKind::ResetNeeded => {
                 f.hung = true;
-                f.pending = Some(DongleCommand::Inject(dongle::Fault::Hang));
+                f.pending.push_back(DongleCommand::Inject(Fault::Hang));
                 format!("{name}: firmware hung; it sends nothing until `clear` resets it")
             }
             FaultKind::CrcNoise => {
@@ -185,10 +182,13 @@ impl MeterWatch {
                 )
             }
             FaultKind::Clear => {
-                let was_hung = f.hung;
+                let (was_hung, wifi) = (f.hung, f.wifi_until.is_some_and(|u| now < u));
                 *f = Faults::default();
+                if wifi {
+                    f.pending.push_back(DongleCommand::Inject(Fault::LinkUp));
+                }
                 if was_hung {
-                    f.pending = Some(DongleCommand::Reset);
+                    f.pending.push_back(DongleCommand::Reset);
                     format!("{name}: faults cleared; the dongle is power-cycled")
                 } else {
                     format!("{name}: faults cleared")
@@ -322,27 +322,7 @@ impl Tap for MeterWatch {
     }
 
     fn command(&self) -> Option<DongleCommand> {
-        lock(&self.state).faults.pending.take()
-    }
-}
-
-/// A dongle's uplink behind the lab's Wi-Fi switch.
-pub(crate) struct SwitchedUplink {
-    pub(crate) inner: Arc<dyn Uplink>,
-    pub(crate) watch: Arc<MeterWatch>,
-    pub(crate) clock: Arc<dyn Clock>,
-}
-
-impl Uplink for SwitchedUplink {
-    fn send<'a>(&'a self, uploads: &'a [Upload]) -> UplinkFuture<'a> {
-        Box::pin(async move {
-            if self.watch.wifi_down(self.clock.now()) {
-                return Err(UplinkError::Transport(
-                    "no Wi-Fi (a fault injected by the lab)".to_owned(),
-                ));
-            }
-            self.inner.send(uploads).await
-        })
+        lock(&self.state).faults.pending.pop_front()
     }
 }
 
@@ -434,18 +414,19 @@ mod tests {
         assert_eq!(w.dongle, "rig-b-meter-03");
         assert_eq!(w.fault(T0), None);
         w.inject(FaultKind::WifiLoss, T0);
-        assert!(w.wifi_down(T0 + SignedDuration::from_secs(299)));
-        assert!(!w.wifi_down(T0 + SignedDuration::from_secs(300)), "5 minutes");
+        let until = T0 + SignedDuration::from_secs(300);
+        assert_eq!(w.command(), Some(DongleCommand::Inject(Fault::LinkDown { until })), "5 min");
         assert_eq!(w.fault(T0 + SignedDuration::from_secs(60)).as_deref(), Some("wifi-loss 4:00"));
-        assert_eq!(w.command(), None, "Wi-Fi loss is the uplink's, not the dongle's");
+        assert_eq!(w.fault(until), None, "over after 5 minutes");
         w.inject(FaultKind::ResetNeeded, T0);
-        assert_eq!(w.command(), Some(DongleCommand::Inject(dongle::Fault::Hang)));
+        assert_eq!(w.command(), Some(DongleCommand::Inject(Fault::Hang)));
         assert_eq!(w.command(), None, "taken once");
         assert_eq!(w.fault(T0).as_deref(), Some("wifi-loss 5:00 + reset-needed"));
         w.inject(FaultKind::Clear, T0);
+        assert_eq!(w.command(), Some(DongleCommand::Inject(Fault::LinkUp)), "the Wi-Fi is back");
         assert_eq!(w.command(), Some(DongleCommand::Reset));
+        assert_eq!(w.command(), None);
         assert_eq!(w.fault(T0), None);
-        assert!(!w.wifi_down(T0));
         w.inject(FaultKind::Clear, T0);
         assert_eq!(w.command(), None, "no reset when nothing hung");
     }

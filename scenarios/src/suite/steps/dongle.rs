@@ -16,7 +16,7 @@ async fn stored_once(w: &mut LabWorld, variant: String) {
     let Some(m) = lab.meter(&variant) else {
         panic!("no meter {variant} on the lab");
     };
-    let telegrams = m.telegrams;
+    let telegrams = m.station.telegrams();
     assert!(stored.windows(2).all(|p| p[1] == p[0] + 1), "no gaps, no duplicates");
     assert!(stored.len() as u64 + 1 >= telegrams, "{} of {telegrams} stored", stored.len());
     let Some(stats) = lab.dongle_stats(&variant) else {

@@ -20,7 +20,7 @@ async fn every_variant_delivered(w: &mut LabWorld, rig: String) {
         .meters
         .iter()
         .filter(|m| m.rig == rig)
-        .map(|m| (m.variant.clone(), m.telegrams))
+        .map(|m| (m.variant.clone(), m.station.telegrams()))
         .collect();
     assert_eq!(meters.len(), 7, "every P1 variant of the rig (R-LAB-1)");
     let catalogue = meter::Catalogue::builtin();
@@ -53,8 +53,13 @@ async fn nothing_after_end(w: &mut LabWorld, rig: String) {
                 m.variant
             );
         };
-        assert_eq!(m.telegrams, *at_end, "{}: the hard stop released the line", m.variant);
-        assert!(!m.live, "{}: the line is still live after the slot", m.variant);
+        assert_eq!(
+            m.station.telegrams(),
+            *at_end,
+            "{}: the hard stop released the line",
+            m.variant
+        );
+        assert!(!m.station.live(), "{}: the line is still live after the slot", m.variant);
     }
 }
 
