@@ -4,6 +4,7 @@ use proptest::prelude::*;
 use rstest::rstest;
 
 use super::*;
+use crate::sequence::{Outcome, SequenceTracker};
 
 fn t0() -> Timestamp {
     // A 5-minute boundary, so that KPI windows are not widened.
