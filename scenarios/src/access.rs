@@ -5,9 +5,12 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use clock::Timestamp;
-use domain::{Ean, Kbo};
+use domain::{Ean, GridUserId, Kbo, SupplierId};
+use serde::Serialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use wire::api::v1 as w;
 
 /// An answer: status and JSON body (`null` when the body is not JSON).
 #[derive(Debug, Clone)]
@@ -125,6 +128,17 @@ pub struct AccessClient {
     pub points: BTreeMap<String, Point>,
 }
 
+/// The body of a command that takes none.
+#[derive(Serialize)]
+struct NoBody {}
+
+/// An answer body read as the platform's contract says it is.
+fn typed<R: DeserializeOwned>(body: serde_json::Value, what: &str) -> Result<R> {
+    serde_json::from_value(body.clone()).with_context(|| {
+        format!("the platform's answer to {what} is not what its contract says: {body}")
+    })
+}
+
 /// A deterministic EAN for the `n`th point (`5414489…`, a Belgian GS1 prefix).
 pub fn ean(n: u64) -> Result<Ean> {
     Ean::with_check_digit(&format!("5414489{:010}", n % 10_000_000_000)).map_err(|e| anyhow!("{e}"))
@@ -149,32 +163,37 @@ impl AccessClient {
         }
     }
 
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Option<serde_json::Value>,
-    ) -> Result<Answer> {
-        let url = format!("{}{path}", self.api);
-        let mut req = match method {
-            "GET" => self.http.get(&url),
-            _ => self.http.post(&url).json(&body.unwrap_or(serde_json::json!({}))),
-        };
-        req = req.bearer_auth(token);
-        let r = req.send().await.with_context(|| format!("{method} {url}"))?;
+    async fn send(&self, req: reqwest::RequestBuilder, what: &str) -> Result<Answer> {
+        let r = req.send().await.with_context(|| what.to_owned())?;
         let status = r.status().as_u16();
-        let text = r.text().await.with_context(|| format!("reading {method} {url}"))?;
+        let text = r.text().await.with_context(|| format!("reading {what}"))?;
         let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
         Ok(Answer { status, body })
     }
 
-    async fn admin_ok(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
-        let a = self.call("POST", path, &self.admin, Some(body)).await?;
+    async fn get(&self, path: &str, token: &str) -> Result<Answer> {
+        let url = format!("{}{path}", self.api);
+        self.send(self.http.get(&url).bearer_auth(token), &format!("GET {url}")).await
+    }
+
+    /// `POST path` with a body of the platform's contract (`&NoBody` for a command without
+    /// one).
+    async fn post<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        token: &str,
+        body: &B,
+    ) -> Result<Answer> {
+        let url = format!("{}{path}", self.api);
+        self.send(self.http.post(&url).bearer_auth(token).json(body), &format!("POST {url}")).await
+    }
+
+    async fn admin_ok<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R> {
+        let a = self.post(path, &self.admin, body).await?;
         if a.status >= 300 {
             bail!("POST {path}: {} {}", a.status, a.body);
         }
-        Ok(a.body)
+        typed(a.body, path)
     }
 
     /// The token of a grid user (issued on first use).
@@ -182,15 +201,13 @@ impl AccessClient {
         if let Some(t) = self.tokens.get(id) {
             return Ok(t.clone());
         }
-        let body = self
-            .admin_ok(
-                "/api/admin/v1/tokens",
-                serde_json::json!({ "party": { "role": "grid_user", "id": id }, "label": id }),
-            )
-            .await?;
-        let t = body["token"].as_str().ok_or_else(|| anyhow!("no token in {body}"))?.to_owned();
-        self.tokens.insert(id.to_owned(), t.clone());
-        Ok(t)
+        let body = w::NewToken {
+            party: w::Party::GridUser(GridUserId(id.to_owned())),
+            label: id.to_owned(),
+        };
+        let issued: w::TokenIssued = self.admin_ok("/api/admin/v1/tokens", &body).await?;
+        self.tokens.insert(id.to_owned(), issued.token.clone());
+        Ok(issued.token)
     }
 
     /// Registers an access point with one electricity data service point for a meter, its
@@ -205,22 +222,34 @@ impl AccessClient {
         since: Timestamp,
     ) -> Result<Point> {
         let (ap, dsp) = (ean(2 * n + 1)?, ean(2 * n + 2)?);
-        self.admin_ok(
-            "/api/admin/v1/access-points",
-            serde_json::json!({
-                "access_point": { "ean": ap, "commodity": "electricity", "address": format!("Lab rig, {name}"), "data_service_points": [dsp] },
-                "data_service_points": [{ "id": dsp, "access_point": ap, "commodity": "electricity", "meter": meter }],
-                "grid_user": grid_user,
-                "supplier": "supplier-1",
-                "since": since,
-            }),
-        )
-        .await?;
-        self.admin_ok(
-            "/api/admin/v1/links",
-            serde_json::json!({ "link": { "dongle": dongle, "meter": meter, "data_service_point": dsp, "since": since } }),
-        )
-        .await?;
+        let electricity = domain::Commodity::Electricity;
+        let point = w::NewPoint {
+            access_point: domain::AccessPoint {
+                ean: ap.clone(),
+                commodity: electricity,
+                address: format!("Lab rig, {name}"),
+                data_service_points: vec![dsp.clone()],
+            },
+            data_service_points: vec![domain::DataServicePoint {
+                id: dsp.clone(),
+                access_point: ap.clone(),
+                commodity: electricity,
+                meter: meter.to_owned(),
+            }],
+            grid_user: Some(GridUserId(grid_user.to_owned())),
+            supplier: Some(SupplierId("supplier-1".to_owned())),
+            since,
+        };
+        let _: IgnoredAny = self.admin_ok("/api/admin/v1/access-points", &point).await?;
+        let link = w::NewLink {
+            link: domain::DongleLink {
+                dongle: dongle.to_owned(),
+                meter: meter.to_owned(),
+                data_service_point: dsp.clone(),
+                since,
+            },
+        };
+        let _: IgnoredAny = self.admin_ok("/api/admin/v1/links", &link).await?;
         let p = Point { access_point: ap, dsp, dongle: dongle.to_owned() };
         self.points.insert(name.to_owned(), p.clone());
         Ok(p)
@@ -237,20 +266,26 @@ impl AccessClient {
         } else {
             (None, None)
         };
-        let body = self
-            .admin_ok(
-                "/api/admin/v1/esps",
-                serde_json::json!({ "esp": {
-                    "kbo": kbo, "gln": null, "name": name, "channel": "api", "status": "active",
-                    "webhook_url": url,
-                    "services": [{ "id": "live", "name": "Live power", "needs": ["nrt"] }],
-                }}),
-            )
-            .await?;
+        let body = w::NewEsp {
+            esp: domain::Esp {
+                kbo: kbo.clone(),
+                gln: None,
+                name: name.to_owned(),
+                channel: domain::Channel::Api,
+                status: domain::ContractStatus::Active,
+                webhook_url: url,
+                services: vec![domain::Service {
+                    id: "live".to_owned(),
+                    name: "Live power".to_owned(),
+                    needs: vec![domain::DataKind::Nrt],
+                }],
+            },
+        };
+        let onboarded: w::EspOnboarded = self.admin_ok("/api/admin/v1/esps", &body).await?;
         let esp = Esp {
             kbo,
-            token: body["token"].as_str().unwrap_or_default().to_owned(),
-            secret: body["webhook_secret"].as_str().unwrap_or_default().to_owned(),
+            token: onboarded.token,
+            secret: onboarded.webhook_secret,
             received,
             _endpoint: endpoint,
         };
@@ -281,27 +316,27 @@ impl AccessClient {
         let token = self.grid_user_token(customer).await?;
         let kbo = self.esp(esp)?.kbo.clone();
         let dsp = self.point(point)?.dsp.clone();
-        let scope = if quarter_hours { "with_interval" } else { "day_only" };
-        let a = self
-            .call(
-                "POST",
-                &format!("/api/registers/v1/dienstverlener/{}/stappenplan", kbo.as_str()),
-                &token,
-                Some(serde_json::json!({
-                    "data_service_point": dsp, "scope": scope, "period_from": period_from,
-                    "history": true, "renews": renews,
-                })),
-            )
-            .await?;
+        let request = w::MandateRequest {
+            data_service_point: dsp.to_string(),
+            scope: if quarter_hours { w::Scope::WithInterval } else { w::Scope::DayOnly },
+            period_from: period_from.to_string(),
+            period_to: None,
+            history: true,
+            renews: renews.map(str::to_owned),
+        };
+        let path = format!("/api/registers/v1/dienstverlener/{}/stappenplan", kbo.as_str());
+        let a = self.post(&path, &token, &request).await?;
         if a.status != 201 {
             bail!("granting a mandate: {} {}", a.status, a.body);
         }
-        let id = a.body["notifications"][0]["mandate"]
-            .as_str()
-            .ok_or_else(|| anyhow!("no mandate id in {}", a.body))?
-            .to_owned();
+        let told: w::Notifications = typed(a.body, &path)?;
+        let id = told
+            .notifications
+            .first()
+            .and_then(|n| n.mandate.clone())
+            .ok_or_else(|| anyhow!("no mandate id among the notifications: {told:?}"))?;
         let a = self
-            .call("POST", &format!("/api/registers/v1/mandates/{id}/approve"), &token, None)
+            .post(&format!("/api/registers/v1/mandates/{id}/approve"), &token, &NoBody {})
             .await?;
         if a.status != 200 {
             bail!("approving {id}: {} {}", a.status, a.body);
@@ -319,40 +354,32 @@ impl AccessClient {
         let token = self.grid_user_token(grid_user).await?;
         let kbo = self.esp(esp)?.kbo.clone();
         let p = self.point(point)?.clone();
-        let a = self
-            .call(
-                "POST",
-                "/api/registers/v1/terms",
-                &token,
-                Some(serde_json::json!({ "access_point": p.access_point })),
-            )
-            .await?;
+        let terms = w::Terms { access_point: p.access_point.to_string() };
+        let a = self.post("/api/registers/v1/terms", &token, &terms).await?;
         // Terms accepted earlier are fine.
         if a.status != 200 && a.code() != "duplicate" {
             bail!("accepting terms: {} {}", a.status, a.body);
         }
-        let a = self
-            .call(
-                "POST",
-                "/api/registers/v1/consents",
-                &token,
-                Some(serde_json::json!({ "data_service_point": p.dsp, "esp": kbo, "service": "live" })),
-            )
-            .await?;
+        let consent = w::NewConsent {
+            data_service_point: p.dsp.to_string(),
+            esp: kbo.to_string(),
+            service: "live".to_owned(),
+        };
+        let a = self.post("/api/registers/v1/consents", &token, &consent).await?;
         if a.status != 201 {
             bail!("granting a consent: {} {}", a.status, a.body);
         }
-        a.body["notifications"][0]["consent"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow!("no consent id in {}", a.body))
+        let told: w::Notifications = typed(a.body, "POST /api/registers/v1/consents")?;
+        told.notifications
+            .first()
+            .and_then(|n| n.consent.clone())
+            .ok_or_else(|| anyhow!("no consent id among the notifications: {told:?}"))
     }
 
     /// A grid user revokes a consent.
     pub async fn revoke_consent(&mut self, grid_user: &str, consent: &str) -> Result<Answer> {
         let token = self.grid_user_token(grid_user).await?;
-        self.call("POST", &format!("/api/registers/v1/consents/{consent}/revoke"), &token, None)
-            .await
+        self.post(&format!("/api/registers/v1/consents/{consent}/revoke"), &token, &NoBody {}).await
     }
 
     /// Someone (`esp:NAME` or a grid user id) ends a mandate.
@@ -361,7 +388,7 @@ impl AccessClient {
             Some(esp) => self.esp(esp)?.token.clone(),
             None => self.grid_user_token(who).await?,
         };
-        self.call("POST", &format!("/api/registers/v1/mandates/{mandate}/end"), &token, None).await
+        self.post(&format!("/api/registers/v1/mandates/{mandate}/end"), &token, &NoBody {}).await
     }
 
     /// A market scenario on a point's access point.
@@ -374,16 +401,15 @@ impl AccessClient {
         new_supplier: Option<&str>,
     ) -> Result<Answer> {
         let ap = self.point(point)?.access_point.clone();
-        self.call(
-            "POST",
-            "/api/admin/v1/market-scenarios",
-            &self.admin,
-            Some(serde_json::json!({
-                "access_point": ap, "kind": kind, "effective": effective,
-                "new_grid_user": new_grid_user, "new_supplier": new_supplier,
-            })),
-        )
-        .await
+        let scenario = w::NewScenario {
+            access_point: ap.to_string(),
+            kind: serde_json::from_value(serde_json::Value::String(kind.to_owned()))
+                .with_context(|| format!("{kind:?} is no market scenario (SS, CS, CCSS, MI, …)"))?,
+            effective: effective.to_string(),
+            new_grid_user: new_grid_user.map(|g| GridUserId(g.to_owned())),
+            new_supplier: new_supplier.map(|s| SupplierId(s.to_owned())),
+        };
+        self.post("/api/admin/v1/market-scenarios", &self.admin, &scenario).await
     }
 
     /// Energy of a point as a party sees it: `esp:NAME` or a grid user id.
@@ -400,21 +426,16 @@ impl AccessClient {
             None => self.grid_user_token(who).await?,
         };
         let dsp = self.point(point)?.dsp.clone();
-        self.call(
-            "GET",
-            &format!(
-                "/api/esp/v1/points/{dsp}/energy?granularity={granularity}&from={from}&to={to}"
-            ),
-            &token,
-            None,
-        )
-        .await
+        let path = format!(
+            "/api/esp/v1/points/{dsp}/energy?granularity={granularity}&from={from}&to={to}"
+        );
+        self.get(&path, &token).await
     }
 
     /// A grid user approves a mandate (as its customer, or as the grid user co-consenting).
     pub async fn approve(&mut self, grid_user: &str, mandate: &str) -> Result<Answer> {
         let token = self.grid_user_token(grid_user).await?;
-        self.call("POST", &format!("/api/registers/v1/mandates/{mandate}/approve"), &token, None)
+        self.post(&format!("/api/registers/v1/mandates/{mandate}/approve"), &token, &NoBody {})
             .await
     }
 
@@ -422,13 +443,7 @@ impl AccessClient {
     pub async fn months(&self, esp: &str, point: &str, from: &str, to: &str) -> Result<Answer> {
         let token = self.esp(esp)?.token.clone();
         let dsp = self.point(point)?.dsp.clone();
-        self.call(
-            "GET",
-            &format!("/api/esp/v1/points/{dsp}/months?from={from}&to={to}"),
-            &token,
-            None,
-        )
-        .await
+        self.get(&format!("/api/esp/v1/points/{dsp}/months?from={from}&to={to}"), &token).await
     }
 
     /// The CSV download of a point's quarter hours or days (R-DAT-5).
@@ -509,9 +524,7 @@ impl AccessClient {
     /// The access register of a point (admin view).
     pub async fn access_log(&self, point: &str) -> Result<Vec<serde_json::Value>> {
         let dsp = self.point(point)?.dsp.clone();
-        let a = self
-            .call("GET", &format!("/api/admin/v1/access-log?point={dsp}"), &self.admin, None)
-            .await?;
+        let a = self.get(&format!("/api/admin/v1/access-log?point={dsp}"), &self.admin).await?;
         Ok(a.body.as_array().cloned().unwrap_or_default())
     }
 
@@ -524,7 +537,7 @@ impl AccessClient {
     /// `calendar` or `working` days.
     pub async fn sla(&self, from: &str, to: &str, count: &str) -> Result<serde_json::Value> {
         let path = format!("/api/admin/v1/sla?from={from}&to={to}&count={count}");
-        let a = self.call("GET", &path, &self.admin, None).await?;
+        let a = self.get(&path, &self.admin).await?;
         if a.status != 200 {
             bail!("GET sla: {} {}", a.status, a.body);
         }
@@ -535,14 +548,8 @@ impl AccessClient {
     pub async fn mandate_status(&self, esp: &str, point: &str) -> Result<serde_json::Value> {
         let token = self.esp(esp)?.token.clone();
         let dsp = self.point(point)?.dsp.clone();
-        let a = self
-            .call(
-                "POST",
-                "/api/esp/v1/mandates/status",
-                &token,
-                Some(serde_json::json!({ "points": [dsp] })),
-            )
-            .await?;
+        let request = w::StatusRequest { points: vec![dsp.to_string()] };
+        let a = self.post("/api/esp/v1/mandates/status", &token, &request).await?;
         Ok(a.body[0]["mandate"].clone())
     }
 
@@ -550,16 +557,13 @@ impl AccessClient {
     pub async fn parties(&mut self, grid_user: &str, point: &str) -> Result<Answer> {
         let token = self.grid_user_token(grid_user).await?;
         let ap = self.point(point)?.access_point.clone();
-        self.call("GET", &format!("/api/registers/v1/points/{ap}/parties"), &token, None).await
+        self.get(&format!("/api/registers/v1/points/{ap}/parties"), &token).await
     }
 
     /// Declares or ends an unplanned outage.
     pub async fn outage(&self, active: bool) -> Result<()> {
-        self.admin_ok(
-            "/api/admin/v1/outage",
-            serde_json::json!({ "active": active, "reason": "lab" }),
-        )
-        .await
-        .map(|_| ())
+        let outage = w::Outage { active, reason: "lab".to_owned() };
+        let _: IgnoredAny = self.admin_ok("/api/admin/v1/outage", &outage).await?;
+        Ok(())
     }
 }

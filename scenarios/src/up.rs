@@ -80,186 +80,33 @@ fn start_error(
     }
 }
 
+/// The stages, in order: the platform, the rigs (and the AMR head-end), the demo registers,
+/// the lab API, the console; then wait for a stop and stop everything cleanly.
 pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
-    let config = args.platform.config()?;
-    let database = args.platform.database.clone();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
-        let listen = config.listen;
-        let app = App::start(config).await.map_err(|e| start_error(e, listen, &database))?;
-        let lab = crate::labdb::LabDb::open(&database).await?;
-        let runs = crate::labapi::runs::Runs::new(&args.run_dir)
-            .with_context(|| format!("writing the suites under {}", args.run_dir.display()))?;
+        let (app, lab, runs) = start_platform(&args).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let start = Timestamp::from_second(clock.now().as_second() + 1)?;
-        let catalogue = meter::Catalogue::builtin();
-        println!("api: {}", app.url());
-        if let Some(m) = app.mqtt {
-            println!("mqtt: mqtt://{m}");
-        }
-        println!("store: {database}");
-        println!("admin token: {}", args.platform.admin_token);
-        let mut rigs = Vec::new();
-        let mut head_ends = Vec::new();
-        let mut watches = Vec::new();
-        for (r, rig) in lab.ledger.rigs().iter().enumerate() {
-            let mut setups = Vec::new();
-            for (i, variant_id) in rig.variants.iter().map(|v| &v.variant_id).enumerate() {
-                let v = catalogue.get(variant_id)?;
-                let seed = args.seed.wrapping_add((r * 100 + i) as u64);
-                let profile: profiles::ProfileSpec = PROFILES[i % PROFILES.len()].parse()?;
-                if v.baud == 0 {
-                    let m = meter::AmrMeter::new(v, &"business:50000+pv:20".parse()?, seed, start)?;
-                    head_ends.push((format!("{}-{}", rig.id, v.equipment_id), m));
-                    continue;
-                }
-                let name = format!("meter-{:02}", i + 1);
-                let (dongle, uplink) = crate::lab::register_dongle(
-                    &app.url(),
-                    &args.platform.admin_token,
-                    &rig.id,
-                    &name,
-                    v,
-                )
-                .await?;
-                // The lab watches every meter and injects its faults through the station.
-                let watch = Arc::new(MeterWatch::new(&rig.id, &name, v));
-                watches.push(watch.clone());
-                let station =
-                    runner::Station::build(&name, v, &profile, seed, start, Some(dongle), true)?
-                        .with_tap(watch);
-                setups.push(runner::MeterSetup {
-                    station,
-                    pty: Some(Some(args.run_dir.join(&rig.id).join(&name))),
-                    tcp: Some(0),
-                    uplink: Some(uplink),
-                });
-            }
-            let running = runner::serve(setups, clock.clone(), None, false).await?;
-            for ep in &running.endpoints {
-                // Encrypted (Smarty) frames need the meter's key to be read: say it.
-                let key = catalogue
-                    .get(&ep.variant)
-                    .ok()
-                    .and_then(|v| v.encryption_key.clone())
-                    .map(|k| format!("\tkey {k}"))
-                    .unwrap_or_default();
-                println!(
-                    "{}/{}\t{}\tpty {}\tlink {}\ttcp {}{key}",
-                    rig.id,
-                    ep.name,
-                    ep.variant,
-                    ep.pty.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-                    ep.link.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-                    ep.tcp.map(|a| a.to_string()).unwrap_or_default(),
-                );
-            }
-            rigs.push(running);
-        }
-        // AMR meters: the head-end delivers each finished day after local midnight.
-        let head_end = runner::HeadEnd::new(&app.url(), "meterlab-headend-dev")?;
-        let amr_task = tokio::spawn({
-            let clock = clock.clone();
-            async move {
-                let mut meters = head_ends;
-                loop {
-                    let midnight = clock::day_bounds(clock::local_date(clock.now())).1;
-                    clock.sleep_until(midnight).await;
-                    for (id, m) in &mut meters {
-                        let day = m.tick(midnight);
-                        if let Err(e) = head_end.deliver(id, &day).await {
-                            eprintln!("meterlab up: AMR delivery of {id} failed: {e}");
-                        }
-                    }
-                }
-            }
-        });
-        // Demo registers on a fresh database, so the console's Consents screen has content.
-        let mut access = AccessClient::new(&app.url(), &args.platform.admin_token);
-        match crate::labapi::provision::demo(
-            &mut access,
-            &app.url(),
-            &args.platform.admin_token,
-            &watches,
-            clock.now(),
-        )
-        .await
-        {
-            Ok(Some(p)) => println!(
-                "registers: {} access points (grid users G1…G{}), ESP \"{}\", {} mandates, {} consents",
-                p.points,
-                p.points,
-                crate::labapi::provision::DEMO_ESP,
-                p.mandates,
-                p.consents
-            ),
-            Ok(None) => println!("registers: kept from the database"),
-            Err(e) => eprintln!("meterlab up: no demo registers: {e:#}"),
-        }
+        let rigs = start_rigs(&args, &app, &lab.ledger, clock.clone()).await?;
+        let amr_task = start_head_end(&app, clock.clone(), rigs.amr)?;
+        let access = provision(&args, &app, &rigs.watches, clock.now()).await;
         let lab = Arc::new(LabApi::new(
             &app.url(),
             &args.platform.admin_token,
             clock.clone(),
             lab,
-            watches,
+            rigs.watches,
             access,
             runs,
         )?);
         let (lab_addr, lab_tasks) = crate::labapi::serve(lab.clone(), args.lab_listen).await?;
         let lab_url = format!("http://{lab_addr}");
         println!("lab: {lab_url}");
-        let n_meters = rigs.iter().map(|r| r.endpoints.len()).sum::<usize>();
-        // The console runs on a thread of its own (its loop blocks); it ends the lab when the
-        // user quits.
-        let mut console = None;
-        if std::io::stdout().is_terminal() && !args.headless {
-            eprintln!(
-                "meterlab up: {n_meters} meters on {} rigs feeding the platform; opening the console (q quits and stops the lab)",
-                rigs.len()
-            );
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let token = args.platform.admin_token.clone();
-            let url = lab_url.clone();
-            std::thread::spawn(move || {
-                let _ = tx.send(crate::console::attach(&url, &token, Duration::from_secs(1)));
-            });
-            console = Some(rx);
-        } else {
-            eprintln!(
-                "meterlab up: {n_meters} meters on {} rigs feeding the platform; Ctrl-C stops cleanly",
-                rigs.len()
-            );
-        }
-        // Ctrl-C, or a service manager's SIGTERM: the same clean stop. So is quitting the console.
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("installing the SIGTERM handler")?;
-        loop {
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => {
-                    r.context("waiting for Ctrl-C")?;
-                    break;
-                }
-                _ = term.recv() => break,
-                r = async {
-                    match console.as_mut() {
-                        Some(rx) => rx.await,
-                        None => std::future::pending().await,
-                    }
-                } => {
-                    console = None;
-                    match r {
-                        Ok(Ok(())) => break,
-                        Ok(Err(e)) => eprintln!(
-                            "meterlab up: the console stopped: {e:#}; the lab runs on, Ctrl-C stops it"
-                        ),
-                        Err(_) => eprintln!("meterlab up: the console stopped; the lab runs on, Ctrl-C stops it"),
-                    }
-                }
-            }
-        }
+        let n_meters = rigs.running.iter().map(|r| r.endpoints.len()).sum::<usize>();
+        let console = open_console(&args, &lab_url, n_meters, rigs.running.len());
+        let console_open = wait_for_stop(console).await?;
         // Stopped by a signal with the console still open: it keeps the screen until the end,
         // then the terminal is given back (the process ends its thread).
-        let console_open = console.is_some();
         let stopping = "meterlab up: stopping: meters stop, dongles hand over what they buffer";
         if !console_open {
             eprintln!("{stopping}");
@@ -269,7 +116,7 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
             t.abort();
         }
         amr_task.abort();
-        for r in rigs {
+        for r in rigs.running {
             r.stop().await;
         }
         if console_open {
@@ -279,6 +126,203 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
         eprintln!("meterlab up: stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The platform on its store, the lab's database (ledger) beside it, and the suites' run
+/// directory; says where each is.
+async fn start_platform(
+    args: &UpArgs,
+) -> Result<(App, crate::labdb::LabDb, crate::labapi::runs::Runs)> {
+    let config = args.platform.config()?;
+    let database = args.platform.database.clone();
+    let listen = config.listen;
+    let app = App::start(config).await.map_err(|e| start_error(e, listen, &database))?;
+    let lab = crate::labdb::LabDb::open(&database).await?;
+    let runs = crate::labapi::runs::Runs::new(&args.run_dir)
+        .with_context(|| format!("writing the suites under {}", args.run_dir.display()))?;
+    println!("api: {}", app.url());
+    if let Some(m) = app.mqtt {
+        println!("mqtt: mqtt://{m}");
+    }
+    println!("store: {database}");
+    println!("admin token: {}", args.platform.admin_token);
+    Ok((app, lab, runs))
+}
+
+/// What the rigs run: their serving stations, the lab's watch on each P1 meter, and the AMR
+/// meters for the head-end.
+struct Rigs {
+    running: Vec<runner::RunningRig>,
+    watches: Vec<Arc<MeterWatch>>,
+    amr: Vec<(String, meter::AmrMeter)>,
+}
+
+/// Every rig of the ledger with every variant: a P1 meter is a station (its dongle registered
+/// with the platform, its pty and TCP port listed), an AMR meter goes to the head-end.
+async fn start_rigs(
+    args: &UpArgs,
+    app: &App,
+    ledger: &booking::Ledger,
+    clock: Arc<dyn Clock>,
+) -> Result<Rigs> {
+    let start = Timestamp::from_second(clock.now().as_second() + 1)?;
+    let catalogue = meter::Catalogue::builtin();
+    let mut rigs = Rigs { running: Vec::new(), watches: Vec::new(), amr: Vec::new() };
+    for (r, rig) in ledger.rigs().iter().enumerate() {
+        let mut setups = Vec::new();
+        for (i, variant_id) in rig.variants.iter().map(|v| &v.variant_id).enumerate() {
+            let v = catalogue.get(variant_id)?;
+            let seed = args.seed.wrapping_add((r * 100 + i) as u64);
+            let profile: profiles::ProfileSpec = PROFILES[i % PROFILES.len()].parse()?;
+            if v.baud == 0 {
+                let m = meter::AmrMeter::new(v, &"business:50000+pv:20".parse()?, seed, start)?;
+                rigs.amr.push((format!("{}-{}", rig.id, v.equipment_id), m));
+                continue;
+            }
+            let name = format!("meter-{:02}", i + 1);
+            let token = &args.platform.admin_token;
+            let (dongle, uplink) =
+                crate::lab::register_dongle(&app.url(), token, &rig.id, &name, v).await?;
+            // The lab watches every meter and injects its faults through the station.
+            let watch = Arc::new(MeterWatch::new(&rig.id, &name, v));
+            rigs.watches.push(watch.clone());
+            let station =
+                runner::Station::build(&name, v, &profile, seed, start, Some(dongle), true)?
+                    .with_tap(watch);
+            setups.push(runner::MeterSetup {
+                station,
+                pty: Some(Some(args.run_dir.join(&rig.id).join(&name))),
+                tcp: Some(0),
+                uplink: Some(uplink),
+            });
+        }
+        let running = runner::serve(setups, clock.clone(), None, false).await?;
+        for ep in &running.endpoints {
+            // Encrypted (Smarty) frames need the meter's key to be read: say it.
+            let key = catalogue
+                .get(&ep.variant)
+                .ok()
+                .and_then(|v| v.encryption_key.clone())
+                .map(|k| format!("\tkey {k}"))
+                .unwrap_or_default();
+            println!(
+                "{}/{}\t{}\tpty {}\tlink {}\ttcp {}{key}",
+                rig.id,
+                ep.name,
+                ep.variant,
+                ep.pty.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                ep.link.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                ep.tcp.map(|a| a.to_string()).unwrap_or_default(),
+            );
+        }
+        rigs.running.push(running);
+    }
+    Ok(rigs)
+}
+
+/// AMR meters: the head-end delivers each finished day after local midnight.
+fn start_head_end(
+    app: &App,
+    clock: Arc<dyn Clock>,
+    mut meters: Vec<(String, meter::AmrMeter)>,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let head_end = runner::HeadEnd::new(&app.url(), "meterlab-headend-dev")?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let midnight = clock::day_bounds(clock::local_date(clock.now())).1;
+            clock.sleep_until(midnight).await;
+            for (id, m) in &mut meters {
+                let day = m.tick(midnight);
+                if let Err(e) = head_end.deliver(id, &day).await {
+                    eprintln!("meterlab up: AMR delivery of {id} failed: {e}");
+                }
+            }
+        }
+    }))
+}
+
+/// Demo registers on a fresh database, so the console's Consents screen has content; the
+/// client the lab API keeps.
+async fn provision(
+    args: &UpArgs,
+    app: &App,
+    watches: &[Arc<MeterWatch>],
+    now: Timestamp,
+) -> AccessClient {
+    let token = &args.platform.admin_token;
+    let mut access = AccessClient::new(&app.url(), token);
+    match crate::labapi::provision::demo(&mut access, &app.url(), token, watches, now).await {
+        Ok(Some(p)) => println!(
+            "registers: {} access points (grid users G1…G{}), ESP \"{}\", {} mandates, {} consents",
+            p.points,
+            p.points,
+            crate::labapi::provision::DEMO_ESP,
+            p.mandates,
+            p.consents
+        ),
+        Ok(None) => println!("registers: kept from the database"),
+        Err(e) => eprintln!("meterlab up: no demo registers: {e:#}"),
+    }
+    access
+}
+
+/// The console on a thread of its own (its loop blocks), when stdout is a terminal and not
+/// `--headless`; its end is the receiver's answer.
+fn open_console(
+    args: &UpArgs,
+    lab_url: &str,
+    n_meters: usize,
+    n_rigs: usize,
+) -> Option<tokio::sync::oneshot::Receiver<Result<()>>> {
+    if !std::io::stdout().is_terminal() || args.headless {
+        eprintln!(
+            "meterlab up: {n_meters} meters on {n_rigs} rigs feeding the platform; Ctrl-C stops cleanly"
+        );
+        return None;
+    }
+    eprintln!(
+        "meterlab up: {n_meters} meters on {n_rigs} rigs feeding the platform; opening the console (q quits and stops the lab)"
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (token, url) = (args.platform.admin_token.clone(), lab_url.to_owned());
+    std::thread::spawn(move || {
+        let _ = tx.send(crate::console::attach(&url, &token, Duration::from_secs(1)));
+    });
+    Some(rx)
+}
+
+/// Waits for Ctrl-C, a service manager's SIGTERM (the same clean stop) or the user quitting
+/// the console; a console that fails leaves the lab running. Whether the console is still open.
+async fn wait_for_stop(
+    mut console: Option<tokio::sync::oneshot::Receiver<Result<()>>>,
+) -> Result<bool> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => {
+                r.context("waiting for Ctrl-C")?;
+                break;
+            }
+            _ = term.recv() => break,
+            r = async {
+                match console.as_mut() {
+                    Some(rx) => rx.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                console = None;
+                match r {
+                    Ok(Ok(())) => break,
+                    Ok(Err(e)) => eprintln!(
+                        "meterlab up: the console stopped: {e:#}; the lab runs on, Ctrl-C stops it"
+                    ),
+                    Err(_) => eprintln!("meterlab up: the console stopped; the lab runs on, Ctrl-C stops it"),
+                }
+            }
+        }
+    }
+    Ok(console.is_some())
 }
 
 #[cfg(test)]

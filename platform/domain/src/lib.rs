@@ -18,4 +18,4 @@ pub use model::{
     AccessPoint, Channel, Commodity, ContractStatus, DataKind, DataServicePoint, DongleLink, Esp,
     GridUserId, Service, SupplierId, UnknownDataKind,
 };
-pub use schema::{LocalTime, Rfc3339};
+pub use schema::{LocalTime, Rfc3339, WALL_CLOCK};

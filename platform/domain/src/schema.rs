@@ -72,6 +72,11 @@ impl JsonSchema for Rfc3339 {
 /// time (`2026-06-01T10:00:00`) or RFC 3339.
 pub struct LocalTime;
 
+/// A wall-clock time without an offset (`2026-06-01T10:00`, seconds and a fraction optional),
+/// which RFC 3339's `date-time` format does not admit.
+pub const WALL_CLOCK: &str =
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$";
+
 impl JsonSchema for LocalTime {
     fn schema_name() -> Cow<'static, str> {
         "LocalTime".into()
@@ -82,6 +87,7 @@ impl JsonSchema for LocalTime {
             "description": "a Brussels day (2026-06-01), a Brussels wall-clock time (2026-06-01T10:00:00) or RFC 3339",
             "anyOf": [
                 { "type": "string", "format": "date" },
+                { "type": "string", "pattern": WALL_CLOCK },
                 { "type": "string", "format": "date-time" },
             ],
         })

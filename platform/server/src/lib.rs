@@ -11,6 +11,7 @@
 mod access;
 mod api;
 mod edge;
+mod examples;
 mod http;
 mod ingest;
 mod mqtt;

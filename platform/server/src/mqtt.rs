@@ -319,7 +319,8 @@ async fn handle(
 async fn answer(ingest: &Ingest, client: &AsyncClient, dongle: &str, receipt: &Receipt) {
     let sent = match serde_json::to_vec(receipt) {
         Ok(body) => client
-            .publish(receipt_topic(dongle), QoS::AtLeastOnce, false, body)
+            // At most once: see `receipt_topic` (a lost receipt costs a resend, not data).
+            .publish(receipt_topic(dongle), QoS::AtMostOnce, false, body)
             .await
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),

@@ -18,6 +18,25 @@ pub(crate) fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
     g.subschema_for::<T>()
 }
 
+/// A request body: its schema, and how a document of it reads back into its type (which
+/// every documented example must).
+#[derive(Clone, Copy)]
+pub(crate) struct Body {
+    pub(crate) schema: BodySchema,
+    // Read by the tests (every documented example must read back), not by the server.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) reads_back: fn(serde_json::Value) -> Result<(), String>,
+}
+
+/// The body of type `T`.
+pub(crate) const fn body<T: JsonSchema + serde::de::DeserializeOwned>() -> Body {
+    Body { schema: schema::<T>, reads_back: reads_back::<T> }
+}
+
+fn reads_back<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<(), String> {
+    serde_json::from_value::<T>(v).map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// What a successful answer carries.
 #[derive(Clone, Copy)]
 pub(crate) enum Answer {
@@ -59,8 +78,8 @@ pub(crate) struct Op {
     pub(crate) roles: &'static [&'static str],
     /// Query parameters.
     pub(crate) query: &'static [Param],
-    /// The JSON body's schema, when it takes one.
-    pub(crate) body: Option<BodySchema>,
+    /// The JSON body, when it takes one (its example is in [`crate::examples`]).
+    pub(crate) body: Option<Body>,
     /// Success status.
     pub(crate) ok: u16,
     /// The success answer.
@@ -202,7 +221,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "A batch of HMAC-signed dongle uploads (R-NRT-2)",
         roles: &["dongle"],
         query: &[],
-        body: Some(schema::<wire::ingest::v1::Batch>),
+        body: Some(body::<wire::ingest::v1::Batch>()),
         ok: 200,
         answer: Answer::Json(schema::<wire::ingest::v1::Receipt>),
         errors: &[
@@ -219,7 +238,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "AMR quarter hours from the head-end (R-DAT-2)",
         roles: &["head-end"],
         query: &[],
-        body: Some(schema::<wire::ingest::v1::AmrBatch>),
+        body: Some(body::<wire::ingest::v1::AmrBatch>()),
         ok: 200,
         answer: Answer::Json(schema::<w::AmrStored>),
         errors: &[
@@ -239,7 +258,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Register a dongle with its key, meter and interval (R-NRT-10)",
         roles: &["admin", "operator"],
         query: &[],
-        body: Some(schema::<w::NewDongle>),
+        body: Some(body::<w::NewDongle>()),
         ok: 201,
         answer: Answer::Json(schema::<w::DongleRegistered>),
         errors: &[(422, Code::BadDongleId), (422, Code::BadKey)],
@@ -275,7 +294,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Add a note to an incident",
         roles: &["admin", "operator"],
         query: &[],
-        body: Some(schema::<w::NewNote>),
+        body: Some(body::<w::NewNote>()),
         ok: 204,
         answer: Answer::Empty,
         errors: &[(404, Code::NoIncident)],
@@ -369,7 +388,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Issue a token for a party (stored hashed)",
         roles: &["admin"],
         query: &[],
-        body: Some(schema::<w::NewToken>),
+        body: Some(body::<w::NewToken>()),
         ok: 201,
         answer: Answer::Json(schema::<w::TokenIssued>),
         errors: &[],
@@ -381,7 +400,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Onboard an ESP: contract, API token, webhook secret (R-ACC-4)",
         roles: &["admin"],
         query: &[],
-        body: Some(schema::<w::NewEsp>),
+        body: Some(body::<w::NewEsp>()),
         ok: 201,
         answer: Answer::Json(schema::<w::EspOnboarded>),
         errors: &[(409, Code::EspExists)],
@@ -393,7 +412,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Issue an ESP a new API token (old ones stop at once) and/or webhook secret; repairs a half-onboarded ESP",
         roles: &["admin"],
         query: &[],
-        body: Some(schema::<w::Rotate>),
+        body: Some(body::<w::Rotate>()),
         ok: 201,
         answer: Answer::Json(schema::<w::CredentialsIssued>),
         errors: &[(404, Code::UnknownEsp), (422, Code::NothingToRotate)],
@@ -405,7 +424,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Register an access point, its data service points and grid user",
         roles: &["admin"],
         query: &[],
-        body: Some(schema::<w::NewPoint>),
+        body: Some(body::<w::NewPoint>()),
         ok: 201,
         answer: Answer::Json(schema::<w::Notifications>),
         errors: REGISTER_ERRORS,
@@ -417,7 +436,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Link a dongle to a meter and data service point (R-NRT-10)",
         roles: &["admin", "operator"],
         query: &[],
-        body: Some(schema::<w::NewLink>),
+        body: Some(body::<w::NewLink>()),
         ok: 201,
         answer: Answer::Json(schema::<w::Notifications>),
         errors: REGISTER_ERRORS,
@@ -429,7 +448,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Apply a market scenario: SS, CS, CCSS, MI, MO, MOZA, EOC, DROP (R-MAN-5, R-NRT-7)",
         roles: &["admin"],
         query: &[],
-        body: Some(schema::<w::NewScenario>),
+        body: Some(body::<w::NewScenario>()),
         ok: 201,
         answer: Answer::Json(schema::<w::Notifications>),
         errors: REGISTER_ERRORS,
@@ -441,7 +460,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Declare or end an unplanned outage (R-SLA-3)",
         roles: &["admin"],
         query: &[],
-        body: Some(schema::<w::Outage>),
+        body: Some(body::<w::Outage>()),
         ok: 200,
         answer: Answer::Json(schema::<w::OutageState>),
         errors: &[],
@@ -492,7 +511,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Grant a mandate through the ESP's step-plan link (R-MAN-2, R-MAN-7)",
         roles: &["grid-user"],
         query: &[],
-        body: Some(schema::<w::MandateRequest>),
+        body: Some(body::<w::MandateRequest>()),
         ok: 201,
         answer: Answer::Json(schema::<w::Notifications>),
         errors: REGISTER_ERRORS,
@@ -540,7 +559,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Accept the terms for NRT data collection (R-NRT-5)",
         roles: &["grid-user"],
         query: &[],
-        body: Some(schema::<w::Terms>),
+        body: Some(body::<w::Terms>()),
         ok: 200,
         answer: Answer::Json(schema::<w::Notifications>),
         errors: REGISTER_ERRORS,
@@ -552,7 +571,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Consent to an ESP service from the catalogue (R-NRT-5, R-NRT-8)",
         roles: &["grid-user"],
         query: &[],
-        body: Some(schema::<w::NewConsent>),
+        body: Some(body::<w::NewConsent>()),
         ok: 201,
         answer: Answer::Json(schema::<w::Notifications>),
         errors: REGISTER_ERRORS,
@@ -648,7 +667,7 @@ pub(crate) const OPS: &[Op] = &[
         summary: "Mandate status of many data service points (R-MAN-8)",
         roles: &["esp"],
         query: &[],
-        body: Some(schema::<w::StatusRequest>),
+        body: Some(body::<w::StatusRequest>()),
         ok: 200,
         answer: Answer::Json(schema::<Vec<w::PointStatus>>),
         errors: &[(422, Code::TooManyPoints)],
@@ -699,6 +718,7 @@ fn query_param(kind: Kind) -> serde_json::Value {
     match kind {
         Kind::Time => serde_json::json!({ "anyOf": [
             { "type": "string", "format": "date" },
+            { "type": "string", "pattern": domain::WALL_CLOCK },
             { "type": "string", "format": "date-time" },
         ] }),
         Kind::Ean => serde_json::json!({ "type": "string", "pattern": "^[0-9]{18}$" }),
@@ -873,12 +893,16 @@ fn op_json(op: &Op, g: &mut SchemaGenerator) -> serde_json::Value {
         v["security"] = serde_json::json!([{ "bearer": [] }]);
     }
     if let Some(body) = op.body {
-        let schema = serde_json::to_value(body(g)).unwrap_or_default();
+        let schema = serde_json::to_value((body.schema)(g)).unwrap_or_default();
         // Rotating credentials takes no body for "both" (the common case).
         let required = !op.path.ends_with("/credentials");
+        let mut media = serde_json::json!({ "schema": schema });
+        if let Some(example) = crate::examples::request(op.method, op.path) {
+            media["example"] = example;
+        }
         v["requestBody"] = serde_json::json!({
             "required": required,
-            "content": { "application/json": { "schema": schema } },
+            "content": { "application/json": media },
         });
     }
     v
@@ -1016,6 +1040,26 @@ mod tests {
             }
             assert!(v.get("500").is_some(), "{} {}", op.method, op.path);
         }
+    }
+
+    #[test]
+    fn every_request_body_has_an_example_that_reads_back_into_its_type() {
+        let doc = super::document();
+        for op in super::OPS {
+            let Some(body) = op.body else { continue };
+            let media = &doc["paths"][op.path][op.method.to_lowercase()]["requestBody"]["content"]
+                ["application/json"];
+            let example = media.get("example").unwrap_or_else(|| {
+                panic!("{} {}: the request body has no example", op.method, op.path)
+            });
+            if let Err(e) = (body.reads_back)(example.clone()) {
+                panic!("{} {}: the example does not read back: {e}\n{example}", op.method, op.path);
+            }
+        }
+        // And the check can fail: an example of one body is not another's.
+        let notes = super::OPS.iter().find(|o| o.path.ends_with("/notes")).unwrap();
+        let dongle = crate::examples::request("POST", "/api/admin/v1/dongles").unwrap();
+        assert!((notes.body.unwrap().reads_back)(dongle).is_err());
     }
 
     #[test]

@@ -23,9 +23,11 @@ pub mod v1 {
         topic.strip_prefix("meterlab/v1/dongles/")?.strip_suffix("/uploads")
     }
 
-    /// The topic the platform answers a dongle's MQTT uploads on (QoS 1): one [`Receipt`] per
-    /// message it stored, published before the message is acknowledged, that accounts for
-    /// every upload of the message. MQTT 3.1.1 has no correlation data, so a dongle matches a
+    /// The topic the platform answers a dongle's MQTT uploads on: one [`Receipt`] per message
+    /// it stored, published before the message is acknowledged, that accounts for every
+    /// upload of the message. At most once (QoS 0): a receipt lost with a connection costs the
+    /// dongle a timeout and a resend, which the platform answers with duplicates; QoS 1 would
+    /// cost every message a second acknowledgement at the broker. MQTT 3.1.1 has no correlation data, so a dongle matches a
     /// receipt to its message by the sequence numbers ([`Receipt::answers`]): they are never
     /// reused, and a receipt for an earlier, redelivered message answers other ones. A
     /// message that is not a batch gets no receipt (it has no sequence numbers to answer
