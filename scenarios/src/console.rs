@@ -198,9 +198,12 @@ impl tui::Source for HttpSource {
     }
 }
 
-/// A refusal's message (`{"code", "message"}`), or the status.
+/// A refusal's message (a `LabError`), or the status when the body is none.
 fn message(status: u16, body: &serde_json::Value) -> String {
-    body["message"].as_str().map_or_else(|| format!("the lab answered {status}"), str::to_owned)
+    match serde_json::from_value::<wire::lab::v1::LabError>(body.clone()) {
+        Ok(e) => e.message,
+        Err(_) => format!("the lab answered {status}"),
+    }
 }
 
 #[cfg(test)]

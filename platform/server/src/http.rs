@@ -23,6 +23,8 @@ use wire::ingest::v1::{AmrBatch, Batch, MAX_BODY, RejectCode};
 pub(crate) struct Ctx {
     pub(crate) ingest: Arc<Ingest>,
     pub(crate) access: Arc<Access>,
+    /// The platform's queries (the ingest pipeline's store handle is for writing).
+    pub(crate) read: Arc<crate::read::Reader>,
     headend_token: Arc<str>,
     conns: Arc<ConnStats>,
 }
@@ -48,10 +50,12 @@ pub(crate) fn all_routes() -> Vec<(&'static str, &'static str, MethodRouter<Ctx>
 pub(crate) fn router(
     ingest: Arc<Ingest>,
     access: Arc<Access>,
+    read: Arc<crate::read::Reader>,
     headend_token: String,
     conns: Arc<ConnStats>,
 ) -> Router {
-    let ctx = Ctx { ingest, access: access.clone(), headend_token: headend_token.into(), conns };
+    let headend_token = headend_token.into();
+    let ctx = Ctx { ingest, access: access.clone(), read, headend_token, conns };
     let mut r = Router::new();
     for (_, path, method) in all_routes() {
         // Two entries for one path (GET and POST) merge into one method router.
@@ -100,7 +104,7 @@ pub(crate) fn unavailable(e: impl std::fmt::Display) -> Response {
 async fn health(State(ctx): State<Ctx>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
-        store: ctx.ingest.store.backend().to_owned(),
+        store: ctx.read.backend().to_owned(),
         time: ctx.ingest.clock.now(),
     })
 }

@@ -16,6 +16,7 @@ mod http;
 mod ingest;
 mod mqtt;
 mod openapi;
+mod read;
 mod serve;
 #[cfg(test)]
 mod tests;
@@ -131,7 +132,7 @@ impl App {
             Ingest::start(store.clone(), clock.clone(), config.supervision.clone()).await?;
         let hooks = webhooks::Webhooks::new(store.clone(), clock.clone(), config.webhooks).await?;
         let access = Access::start(
-            store,
+            store.clone(),
             clock,
             &config.admin_token,
             config.rate_limit,
@@ -147,9 +148,11 @@ impl App {
             .local_addr()
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
         let conns = Arc::new(serve::ConnStats::default());
+        let read = Arc::new(read::Reader::new(store, access.clone()));
         let router = http::router(
             ingest.clone(),
             access.clone(),
+            read,
             config.headend_token.clone(),
             conns.clone(),
         );

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+mod codes;
 pub mod ingest;
 pub mod lab;
 

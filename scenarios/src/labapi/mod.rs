@@ -16,8 +16,8 @@
 //!   a new grid user, SS and CCSS a new supplier;
 //! - `POST /api/lab/v1/scenarios/run {tags}`: runs the embedded suites in the background.
 //!
-//! Answers are JSON: `{"message": …}` on success, `{"code", "message"}` (the platform's error
-//! shape) on refusal.
+//! Answers are JSON: `{"message": …}` on success, a `wire::lab::v1::LabError` (`{"code",
+//! "message"}`, the code a `LabCode`) on refusal.
 
 // Handlers return ready `Response`s as errors, built once per refused request (as the
 // platform's do).
@@ -48,6 +48,7 @@ use tui::Snapshot;
 use tui::model::Sla;
 use wire::api::v1 as w;
 use wire::lab::v1 as lab;
+use wire::lab::v1::LabCode;
 
 /// Who the ledger's audit log names for bookings made through the lab API.
 const OPERATOR: &str = "lab console";
@@ -72,10 +73,10 @@ pub(crate) struct LabApi {
 }
 
 /// A refusal: status, stable code, message.
-type Refusal = (StatusCode, &'static str, String);
+type Refusal = (StatusCode, LabCode, String);
 
 fn refusal(r: Refusal) -> Response {
-    (r.0, Json(lab::LabError { code: r.1.to_owned(), message: r.2 })).into_response()
+    (r.0, Json(lab::LabError { code: r.1, message: r.2 })).into_response()
 }
 
 fn ok(status: StatusCode, message: String) -> Response {
@@ -220,7 +221,7 @@ impl LabApi {
         let start = clock::parse_date_or_time(&b.start).map_err(|e| {
             (
                 StatusCode::BAD_REQUEST,
-                "bad_time",
+                LabCode::BadTime,
                 format!("start {}: {e}; use 2026-12-01T08:00 (Brussels) or RFC 3339", b.start),
             )
         })?;
@@ -251,7 +252,7 @@ impl LabApi {
     async fn cancel(&self, slot: &str, b: lab::Cancel) -> Result<String, Refusal> {
         let now = self.clock.now();
         let slot = slot.parse::<u64>().map(SlotId).map_err(|_| {
-            (StatusCode::BAD_REQUEST, "bad_slot", format!("{slot} is not a slot number"))
+            (StatusCode::BAD_REQUEST, LabCode::BadSlot, format!("{slot} is not a slot number"))
         })?;
         let mut db = self.db.lock().await;
         db.reload().await.map_err(store_down)?;
@@ -275,7 +276,7 @@ impl LabApi {
         let kind = FaultKind::parse(&b.fault).ok_or_else(|| {
             (
                 StatusCode::BAD_REQUEST,
-                "unknown_fault",
+                LabCode::UnknownFault,
                 format!("no fault {}: use wifi-loss, reset-needed, crc-noise or clear", b.fault),
             )
         })?;
@@ -291,7 +292,7 @@ impl LabApi {
         let w = self.meters.iter().find(|m| named(m)).ok_or_else(|| {
             (
                 StatusCode::NOT_FOUND,
-                "unknown_dongle",
+                LabCode::UnknownDongle,
                 format!("no dongle {} on the rigs (e.g. rig-a-01 or rig-a-meter-01)", b.dongle),
             )
         })?;
@@ -301,12 +302,16 @@ impl LabApi {
     async fn revoke(&self, id: &str) -> Result<String, Refusal> {
         let reg: w::RegistersView = self.get("/api/admin/v1/registers").await.map_err(upstream)?;
         let Some(c) = reg.points.iter().flat_map(|p| &p.consents).find(|c| c.id == id) else {
-            return Err((StatusCode::NOT_FOUND, "unknown_consent", format!("no consent {id}")));
+            return Err((
+                StatusCode::NOT_FOUND,
+                LabCode::UnknownConsent,
+                format!("no consent {id}"),
+            ));
         };
         if c.revoked_at.is_some() {
             return Err((
                 StatusCode::CONFLICT,
-                "already_revoked",
+                LabCode::AlreadyRevoked,
                 format!("consent {id} is already revoked"),
             ));
         }
@@ -333,7 +338,7 @@ impl LabApi {
         if !KINDS.contains(&kind.as_str()) {
             return Err((
                 StatusCode::BAD_REQUEST,
-                "unknown_scenario",
+                LabCode::UnknownScenario,
                 format!("no market scenario {}: use one of {}", b.kind, KINDS.join(", ")),
             ));
         }
@@ -344,7 +349,7 @@ impl LabApi {
         }) else {
             return Err((
                 StatusCode::NOT_FOUND,
-                "unknown_point",
+                LabCode::UnknownPoint,
                 format!("no access point {}", b.point),
             ));
         };
@@ -411,7 +416,7 @@ fn find_agreement(
     found.ok_or_else(|| {
         (
             StatusCode::NOT_FOUND,
-            "unknown_agreement",
+            LabCode::UnknownAgreement,
             format!(
                 "no usage agreement {text:?}: sign one with `meterlab book agree --holder NAME --email ADDRESS` on the lab's database, then give its number or holder"
             ),
@@ -420,19 +425,38 @@ fn find_agreement(
 }
 
 fn booking_refusal(e: BookingError) -> Refusal {
-    let status = match e {
-        BookingError::UnknownAgreement { .. }
-        | BookingError::UnknownRig { .. }
-        | BookingError::UnknownSlot { .. } => StatusCode::NOT_FOUND,
-        BookingError::WrongAccessCode { .. } | BookingError::NotYourSlot { .. } => {
-            StatusCode::FORBIDDEN
+    use BookingError as B;
+    let (status, code) = match &e {
+        B::UnknownAgreement { .. } => (StatusCode::NOT_FOUND, LabCode::UnknownAgreement),
+        B::UnknownRig { .. } => (StatusCode::NOT_FOUND, LabCode::UnknownRig),
+        B::UnknownSlot { .. } => (StatusCode::NOT_FOUND, LabCode::UnknownSlot),
+        B::WrongAccessCode { .. } => (StatusCode::FORBIDDEN, LabCode::WrongAccessCode),
+        B::NotYourSlot { .. } => (StatusCode::FORBIDDEN, LabCode::NotYourSlot),
+        B::NotOnTheHour { .. } => (StatusCode::BAD_REQUEST, LabCode::NotOnTheHour),
+        B::StartInPast { .. } => (StatusCode::BAD_REQUEST, LabCode::StartInPast),
+        B::AgreementExpired { .. } => (StatusCode::CONFLICT, LabCode::AgreementExpired),
+        B::AgreementEndsBeforeSlot { .. } => {
+            (StatusCode::CONFLICT, LabCode::AgreementEndsBeforeSlot)
         }
-        BookingError::NotOnTheHour { .. } | BookingError::StartInPast { .. } => {
-            StatusCode::BAD_REQUEST
-        }
-        _ => StatusCode::CONFLICT,
+        B::AgreementNotYetValid { .. } => (StatusCode::CONFLICT, LabCode::AgreementNotYetValid),
+        B::TooShortNotice { .. } => (StatusCode::CONFLICT, LabCode::TooShortNotice),
+        B::TooManyOpenSlots { .. } => (StatusCode::CONFLICT, LabCode::AgreementLimit),
+        B::Overlap { .. } => (StatusCode::CONFLICT, LabCode::Overlap),
+        B::AlreadyStarted { .. } => (StatusCode::CONFLICT, LabCode::AlreadyStarted),
+        B::NotStarted { .. } => (StatusCode::CONFLICT, LabCode::NotStarted),
+        B::AlreadyCancelled { .. } => (StatusCode::CONFLICT, LabCode::AlreadyCancelled),
+        B::AlreadyEnded { .. } => (StatusCode::CONFLICT, LabCode::AlreadyEnded),
+        B::NoActiveSlot { .. } => (StatusCode::CONFLICT, LabCode::NoActiveSlot),
+        B::EmptyHolder => (StatusCode::CONFLICT, LabCode::EmptyHolder),
+        B::ReasonRequired { .. } => (StatusCode::CONFLICT, LabCode::ReasonRequired),
+        B::InvalidEmail { .. } => (StatusCode::CONFLICT, LabCode::InvalidEmail),
+        B::DuplicateRig { .. } => (StatusCode::CONFLICT, LabCode::DuplicateRig),
+        B::DuplicateVariant { .. } => (StatusCode::CONFLICT, LabCode::DuplicateVariant),
+        B::InvalidPolicy { .. } => (StatusCode::CONFLICT, LabCode::InvalidPolicy),
     };
-    (status, e.code(), e.to_string())
+    // The lab's code for a ledger refusal is the ledger's own name for it.
+    debug_assert_eq!(code.as_str(), e.code());
+    (status, code, e.to_string())
 }
 
 /// The lab database failed: logged in full here, never passed to the client (it may carry
@@ -441,22 +465,22 @@ fn store_down(e: anyhow::Error) -> Refusal {
     tracing::error!("lab database: {e:#}");
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        "store",
+        LabCode::Store,
         "the lab database is unavailable; try again (the lab's log has the cause)".into(),
     )
 }
 
 fn upstream(e: String) -> Refusal {
-    (StatusCode::BAD_GATEWAY, "platform", format!("the platform did not answer: {e}"))
+    (StatusCode::BAD_GATEWAY, LabCode::Platform, format!("the platform did not answer: {e}"))
 }
 
 /// A refusal the platform gave, passed on.
 fn platform_refusal(status: u16, body: &serde_json::Value) -> Refusal {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let code = match body["code"].as_str() {
-        Some("forbidden_role") => "forbidden_role",
-        Some("unknown_point") => "unknown_point",
-        _ => "refused",
+    let code = match serde_json::from_value::<wire::ApiError>(body.clone()).map(|e| e.code) {
+        Ok(wire::Code::ForbiddenRole) => LabCode::ForbiddenRole,
+        Ok(wire::Code::UnknownPoint) => LabCode::UnknownPoint,
+        _ => LabCode::Refused,
     };
     let message = body["message"].as_str().map_or_else(|| body.to_string(), str::to_owned);
     (status, code, message)
@@ -475,14 +499,18 @@ fn authorized(lab: &LabApi, headers: &HeaderMap) -> Result<(), Response> {
     }
     Err(refusal((
         StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        LabCode::Unauthorized,
         "send `Authorization: Bearer TOKEN` with the lab's admin token (`meterlab up` prints it; `meterlab console --token`)".to_owned(),
     )))
 }
 
 fn body<T>(b: Result<Json<T>, JsonRejection>, shape: &str) -> Result<T, Response> {
     b.map(|Json(b)| b).map_err(|e| {
-        refusal((StatusCode::BAD_REQUEST, "malformed", format!("{}; send {shape}", e.body_text())))
+        refusal((
+            StatusCode::BAD_REQUEST,
+            LabCode::Malformed,
+            format!("{}; send {shape}", e.body_text()),
+        ))
     })
 }
 
@@ -532,7 +560,7 @@ async fn post_cancel(
             Err(e) => {
                 return refusal((
                     StatusCode::BAD_REQUEST,
-                    "malformed",
+                    LabCode::Malformed,
                     format!("{e}; send nothing, or {{\"agreement\": 1, \"code\": \"…\"}}"),
                 ));
             }
@@ -588,7 +616,7 @@ async fn post_run(State(lab): Lab, headers: HeaderMap, raw: Bytes) -> Response {
             Err(e) => {
                 return refusal((
                     StatusCode::BAD_REQUEST,
-                    "malformed",
+                    LabCode::Malformed,
                     format!("{e}; send {{\"tags\": \"@R-LAB-2 and not @slow\"}}"),
                 ));
             }
@@ -598,7 +626,7 @@ async fn post_run(State(lab): Lab, headers: HeaderMap, raw: Bytes) -> Response {
         Ok(m) => ok(StatusCode::ACCEPTED, m),
         Err((status, m)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            refusal((status, "cannot_run", m))
+            refusal((status, LabCode::CannotRun, m))
         }
     }
 }

@@ -2,7 +2,6 @@
 //! NRT stream (R-NRT-5/6), and the ESP's own mandates, their status (R-MAN-8) and webhook
 //! deliveries. Every request is decided and recorded in the access register (R-ACC-1).
 
-use super::read::{dongle_of, point_samples};
 use super::{Answer, Body, DataCaller, Esp, Failure, convert, path_ean, period};
 use crate::access::basis_name;
 use crate::http::Ctx;
@@ -118,7 +117,7 @@ pub(crate) async fn energy(
     }
     let endpoint = if csv { "GET energy.csv" } else { "GET energy" };
     let d = decide(&ctx, &p, &ean, what, endpoint, (from, to)).await?;
-    let samples = point_samples(&ctx, &ean, from, to).await?;
+    let samples = ctx.read.point_samples(&ean, from, to).await.map_err(Failure::unavailable)?;
     let opt = derive::Options::default();
     // Only whole intervals inside the windows are served: not one byte of a cut period; and
     // only intervals that have ended: the future is not "missing", it has not happened yet.
@@ -237,7 +236,8 @@ pub(crate) async fn months(
     let (from, to) = period(q.from.as_deref(), q.to.as_deref(), max_range(DataKind::MonthPeak))?;
     let d = decide(&ctx, &p, &ean, DataKind::MonthPeak, "GET months", (from, to)).await?;
     let (first, last) = days_of(from, to);
-    let samples = point_samples(&ctx, &ean, clock::day_start(first.first_of_month()), to).await?;
+    let from = clock::day_start(first.first_of_month());
+    let samples = ctx.read.point_samples(&ean, from, to).await.map_err(Failure::unavailable)?;
     let months = derive::months(&samples, first, last, &derive::Options::default())
         .iter()
         .filter(|m| inside(&d.windows, m.start, m.end))
@@ -258,7 +258,7 @@ pub(crate) async fn stream(
     let now = ctx.access.clock.now();
     let horizon = now + SignedDuration::from_hours(24 * 366);
     decide(&ctx, &p, &ean, DataKind::Nrt, "GET stream", (now, horizon)).await?;
-    let dongle = dongle_of(&ctx, &ean).await.unwrap_or_default();
+    let dongle = ctx.read.dongle_of(&ean).await.unwrap_or_default();
     let rx = ctx.ingest.live.subscribe();
     let state = (rx, ctx.clone(), p, ean, dongle, false);
     let events =

@@ -7,7 +7,6 @@
 mod admin;
 mod convert;
 mod esp;
-mod read;
 mod registers;
 mod supervision;
 
@@ -24,8 +23,6 @@ use axum::routing::{MethodRouter, get, post};
 use clock::{SignedDuration, Timestamp};
 use domain::{Ean, GridUserId, IdError, Kbo};
 use wire::api::v1::{ApiError, Code};
-
-pub(crate) use read::samples;
 
 /// Every route but health, metrics, the document and ingest: method, path, handler. The
 /// OpenAPI document has one entry each.

@@ -2,7 +2,7 @@
 //! incidents and notes, KPIs (R-NRT-9), service levels (R-SLA-1/2), derived data per dongle
 //! and raw uploads.
 
-use super::{Answer, Body, Failure, Staff, convert, created, samples};
+use super::{Answer, Body, Failure, Staff, convert, created};
 use crate::http::Ctx;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -115,7 +115,7 @@ pub(crate) async fn quarter_hours(
     q: Result<Query<Range>, QueryRejection>,
 ) -> Answer<Json<Vec<w::Interval>>> {
     let (from, to) = range(q, 31)?;
-    let s = samples(&ctx, &id, from, to).await?;
+    let s = ctx.read.samples(&id, from, to).await.map_err(Failure::unavailable)?;
     let qh = derive::quarter_hours(&s, from, to, &derive::Options::default());
     Ok(Json(qh.iter().map(convert::interval).collect()))
 }
@@ -129,7 +129,8 @@ async fn day_samples(
     let (from, to) = range(q, MAX_DAYS)?;
     let (first, last) =
         (clock::local_date(from), clock::local_date(to - SignedDuration::from_secs(1)));
-    let s = samples(ctx, id, clock::day_start(first), clock::day_bounds(last).1).await?;
+    let (start, end) = (clock::day_start(first), clock::day_bounds(last).1);
+    let s = ctx.read.samples(id, start, end).await.map_err(Failure::unavailable)?;
     Ok((s, first, last))
 }
 
@@ -160,9 +161,9 @@ pub(crate) async fn raw_upload(
     _: Staff,
     Path((id, seq)): Path<(String, u64)>,
 ) -> Answer<Json<w::StoredUpload>> {
-    let u = ctx.ingest.store.upload(&id, seq).await.map_err(Failure::unavailable)?.ok_or_else(
-        || Failure::new(StatusCode::NOT_FOUND, Code::NoUpload, format!("no upload {seq} of {id}")),
-    )?;
+    let u = ctx.read.upload(&id, seq).await.map_err(Failure::unavailable)?.ok_or_else(|| {
+        Failure::new(StatusCode::NOT_FOUND, Code::NoUpload, format!("no upload {seq} of {id}"))
+    })?;
     let u = u.upload;
     Ok(Json(w::StoredUpload {
         dongle: u.dongle,
@@ -202,15 +203,7 @@ pub(crate) async fn sla(
         super::period(Some(&q.from), Some(&q.to), SignedDuration::from_hours(24 * 400))?;
     let dongles: Vec<String> = match &q.dongle {
         Some(d) => vec![d.clone()],
-        None => ctx
-            .ingest
-            .store
-            .dongles()
-            .await
-            .map_err(Failure::unavailable)?
-            .into_iter()
-            .map(|d| d.id)
-            .collect(),
+        None => ctx.read.dongles().await.map_err(Failure::unavailable)?,
     };
     let (first, last) =
         (clock::local_date(from), clock::local_date(to - SignedDuration::from_secs(1)));
@@ -219,12 +212,8 @@ pub(crate) async fn sla(
     let margin = gap + SignedDuration::from_secs(1);
     let mut out = Vec::new();
     for id in dongles {
-        let rows = ctx
-            .ingest
-            .store
-            .samples(&id, clock::day_start(first) - margin, clock::day_bounds(last).1 + margin)
-            .await
-            .map_err(Failure::unavailable)?;
+        let (start, end) = (clock::day_start(first) - margin, clock::day_bounds(last).1 + margin);
+        let rows = ctx.read.rows(&id, start, end).await.map_err(Failure::unavailable)?;
         let pairs: Vec<_> = rows.iter().map(|r| (r.captured_at, r.received_at)).collect();
         let days = supervision::sla::day_deliveries(&pairs, first, last, gap);
         let months = supervision::sla::month_deliveries(&days);

@@ -267,12 +267,77 @@ pub struct Message {
     pub message: String,
 }
 
-/// A refusal of the lab API: a stable code (the booking ledger's, such as `overlap`, or the
-/// platform's when the lab relays one) and what to do.
+crate::codes::stable_codes! {
+    /// Why the lab API refused: its own codes, the booking ledger's (one per refusal of the
+    /// ledger), and those of the platform's it relays.
+    LabCode, "a stable error code of the lab API";
+    Unauthorized = "unauthorized": "no or another bearer token than the lab's admin token",
+    Malformed = "malformed": "the body is not the JSON the action takes",
+    BadTime = "bad_time": "a time could not be read",
+    BadSlot = "bad_slot": "not a slot number",
+    UnknownFault = "unknown_fault": "no such fault (wifi-loss, reset-needed, crc-noise, clear)",
+    UnknownDongle = "unknown_dongle": "no meter or dongle of that name on the running rigs",
+    UnknownConsent = "unknown_consent": "no such consent",
+    AlreadyRevoked = "already_revoked": "the consent was revoked already",
+    UnknownScenario = "unknown_scenario": "no such market scenario",
+    UnknownPoint = "unknown_point": "no such access point or data service point",
+    UnknownAgreement = "unknown_agreement": "no such usage agreement (number or holder)",
+    WrongAccessCode = "wrong_access_code": "the agreement's access code does not match",
+    AgreementExpired = "agreement_expired": "the usage agreement has expired",
+    AgreementEndsBeforeSlot = "agreement_ends_before_slot": "the agreement ends before the slot would",
+    AgreementNotYetValid = "agreement_not_yet_valid": "the agreement is not valid yet",
+    UnknownRig = "unknown_rig": "no such rig",
+    NotOnTheHour = "not_on_the_hour": "slots start on the hour",
+    StartInPast = "start_in_past": "the slot would start in the past",
+    TooShortNotice = "too_short_notice": "slots are booked at least the lead time ahead (R-LAB-2)",
+    AgreementLimit = "agreement_limit": "the agreement has as many open slots as it may",
+    Overlap = "overlap": "the rig is booked then",
+    UnknownSlot = "unknown_slot": "no such slot",
+    NotYourSlot = "not_your_slot": "the slot belongs to another agreement",
+    AlreadyStarted = "already_started": "the slot has started",
+    NotStarted = "not_started": "the slot has not started",
+    AlreadyCancelled = "already_cancelled": "the slot was cancelled already",
+    AlreadyEnded = "already_ended": "the slot has ended",
+    NoActiveSlot = "no_active_slot": "no slot holds the rig now",
+    EmptyHolder = "empty_holder": "an agreement needs a holder",
+    ReasonRequired = "reason_required": "an operator's cancellation needs a reason",
+    InvalidEmail = "invalid_email": "not an email address",
+    DuplicateRig = "duplicate_rig": "two rigs with one id",
+    DuplicateVariant = "duplicate_variant": "one variant twice on a rig",
+    InvalidPolicy = "invalid_policy": "the booking policy's values do not fit together",
+    ForbiddenRole = "forbidden_role": "the platform refused the lab's token the action (relayed)",
+    Refused = "refused": "the platform refused the action (relayed; the message says why)",
+    CannotRun = "cannot_run": "the suites cannot run now: no scenario matches the tags, or a run is going on",
+    Store = "store": "the lab database is unavailable; retry",
+    Platform = "platform": "the platform did not answer",
+}
+
+/// A refusal of the lab API: a stable code and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LabError {
     /// Stable machine-readable code.
-    pub code: String,
+    pub code: LabCode,
     /// What went wrong and what to do about it.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_lab_code_reads_back_and_an_unknown_one_is_refused() {
+        for c in LabCode::ALL {
+            let v = serde_json::to_value(c).unwrap();
+            assert_eq!(v, c.as_str());
+            assert_eq!(serde_json::from_value::<LabCode>(v).unwrap(), *c);
+            assert!(c.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{c}");
+        }
+        let names: std::collections::BTreeSet<_> =
+            LabCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), LabCode::ALL.len(), "two codes share a name");
+        let e = serde_json::from_str::<LabError>(r#"{"code":"overlapp","message":"x"}"#);
+        assert!(e.is_err(), "a misspelt code is an error, not a default");
+    }
 }

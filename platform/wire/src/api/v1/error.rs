@@ -1,40 +1,13 @@
 //! Error bodies: one [`Code`] per refusal a client can act on. The code's text exists only
 //! here, where it crosses the wire; everything inside the platform matches on the variant.
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::borrow::Cow;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-macro_rules! codes {
-    ($($variant:ident = $name:literal: $meaning:literal,)*) => {
-        /// A stable, machine-readable error code. New codes may appear in a minor version;
-        /// a code never changes its meaning.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Code {
-            $(
-                #[doc = $meaning]
-                $variant,
-            )*
-        }
-
-        impl Code {
-            /// Every code, in the documented order.
-            pub const ALL: &[Code] = &[$(Code::$variant),*];
-
-            /// The code as it is written on the wire (`unknown_point`).
-            pub fn as_str(self) -> &'static str {
-                match self { $(Code::$variant => $name,)* }
-            }
-
-            /// What it means, for the OpenAPI document and people.
-            pub fn meaning(self) -> &'static str {
-                match self { $(Code::$variant => $meaning,)* }
-            }
-        }
-    };
-}
-
-codes! {
+crate::codes::stable_codes! {
+    /// A stable, machine-readable error code of the platform API. New codes may appear in a
+    /// minor version; a code never changes its meaning.
+    Code, "a stable error code; the meanings are in the document's x-error-codes";
     Unauthorized = "unauthorized": "no or unknown bearer token",
     ForbiddenRole = "forbidden_role": "the token's role may not use this operation or point",
     RateLimited = "rate_limited": "too many requests; see Retry-After",
@@ -95,52 +68,6 @@ codes! {
     NoUpload = "no_upload": "no stored upload with that dongle and sequence number",
     MeterMismatch = "meter_mismatch": "the AMR body's meter differs from the URL's",
     NotAQuarter = "not_a_quarter": "an AMR record does not start on a quarter hour",
-}
-
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Code {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Code, String> {
-        Code::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| format!("unknown error code {s}"))
-    }
-}
-
-impl Serialize for Code {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Code {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Code, D::Error> {
-        let s = Cow::<str>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl JsonSchema for Code {
-    fn schema_name() -> Cow<'static, str> {
-        "Code".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-        json_schema!({
-            "description": "a stable error code; the meanings are in the document's x-error-codes",
-            "type": "string",
-            "enum": names,
-        })
-    }
 }
 
 /// Every 4xx/5xx body of the platform API.
