@@ -234,10 +234,8 @@ impl Lab {
             for (id, tx) in batches {
                 let ingest = self.app.ingest.clone();
                 sends.spawn(async move {
-                    let outcome = match ingest.submit(Batch { uploads: tx.uploads }).await {
-                        Ok(r) => dongle::TransmitOutcome::Ok(r),
-                        Err(_) => dongle::TransmitOutcome::Failed,
-                    };
+                    let answer = ingest.submit(Batch { uploads: tx.uploads }).await;
+                    let outcome = dongle::TransmitOutcome::of(answer);
                     (id, tx.id, outcome)
                 });
             }

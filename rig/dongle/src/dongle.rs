@@ -56,6 +56,13 @@ enum Verdict {
     Rejected(RejectCode),
 }
 
+impl TransmitOutcome {
+    /// What an uplink's answer means to the dongle: a receipt, or (any error) a failure.
+    pub fn of<E>(answer: Result<Receipt, E>) -> TransmitOutcome {
+        answer.map_or(TransmitOutcome::Failed, TransmitOutcome::Ok)
+    }
+}
+
 /// What the dongle is doing, as of the latest `now` it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -206,13 +206,10 @@ async fn run_station(
             stats.transmits.fetch_add(1, Ordering::Relaxed);
             let (uplink, results, stats) = (uplink.clone(), results_tx.clone(), stats.clone());
             tokio::spawn(async move {
-                let outcome = match uplink.send(&tx.uploads).await {
-                    Ok(receipt) => dongle::TransmitOutcome::Ok(receipt),
-                    Err(_) => {
-                        stats.failed.fetch_add(1, Ordering::Relaxed);
-                        dongle::TransmitOutcome::Failed
-                    }
-                };
+                let outcome = dongle::TransmitOutcome::of(uplink.send(&tx.uploads).await);
+                if outcome == dongle::TransmitOutcome::Failed {
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                }
                 let _ = results.send((tx.id, outcome));
             });
         }
@@ -227,11 +224,8 @@ async fn flush(station: &mut Station, uplink: &dyn Uplink, clock: &dyn Clock) {
     let waited = clock::Stopwatch::start();
     while !waited.passed(std::time::Duration::from_secs(5)) {
         let Some((now, tx)) = station.drain(clock.now()) else { break };
-        let outcome = match uplink.send(&tx.uploads).await {
-            Ok(receipt) => dongle::TransmitOutcome::Ok(receipt),
-            Err(_) => dongle::TransmitOutcome::Failed,
-        };
-        let failed = matches!(outcome, dongle::TransmitOutcome::Failed);
+        let outcome = dongle::TransmitOutcome::of(uplink.send(&tx.uploads).await);
+        let failed = outcome == dongle::TransmitOutcome::Failed;
         station.on_transmit_result(now, tx.id, outcome);
         if failed {
             break;

@@ -123,7 +123,9 @@ impl MqttUplink {
         let subscriber = client.clone();
         tokio::spawn(async move {
             let mut subscribed_tx = Some(subscribed_tx);
-            loop {
+            // The task holds a client of its own (to subscribe again after a reconnect), so
+            // the connection would outlive the uplink: it ends when the uplink is dropped.
+            while !tx.is_closed() {
                 let sent = match events.poll().await {
                     // A clean session: the subscription is made again at every (re)connect.
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
