@@ -89,16 +89,16 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let rigs = start_rigs(&args, &app, &lab.ledger, clock.clone()).await?;
         let amr_task = start_head_end(&app, clock.clone(), rigs.amr)?;
-        let access = provision(&args, &app, &rigs.watches, clock.now()).await;
+        // The demo ESP's webhook endpoint lives as long as its client: until the end.
+        let _access = provision(&args, &app, &rigs.watches, clock.now()).await;
         let lab = Arc::new(LabApi::new(
-            &app.url(),
+            &app,
             &args.platform.admin_token,
             clock.clone(),
             lab,
             rigs.watches,
-            access,
             runs,
-        )?);
+        ));
         let (lab_addr, lab_tasks) = crate::labapi::serve(lab.clone(), args.lab_listen).await?;
         let lab_url = format!("http://{lab_addr}");
         println!("lab: {lab_url}");
@@ -242,7 +242,7 @@ fn start_head_end(
 }
 
 /// Demo registers on a fresh database, so the console's Consents screen has content; the
-/// client the lab API keeps.
+/// client that made them (it holds the demo ESP's webhook endpoint).
 async fn provision(
     args: &UpArgs,
     app: &App,
@@ -251,7 +251,7 @@ async fn provision(
 ) -> AccessClient {
     let token = &args.platform.admin_token;
     let mut access = AccessClient::new(&app.url(), token);
-    match crate::labapi::provision::demo(&mut access, &app.url(), token, watches, now).await {
+    match crate::labapi::provision::demo(&mut access, app, watches, now).await {
         Ok(Some(p)) => println!(
             "registers: {} access points (grid users G1…G{}), ESP \"{}\", {} mandates, {} consents",
             p.points,

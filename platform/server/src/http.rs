@@ -47,15 +47,20 @@ pub(crate) fn all_routes() -> Vec<(&'static str, &'static str, MethodRouter<Ctx>
     all
 }
 
-pub(crate) fn router(
-    ingest: Arc<Ingest>,
-    access: Arc<Access>,
-    read: Arc<crate::read::Reader>,
-    headend_token: String,
-    conns: Arc<ConnStats>,
-) -> Router {
-    let headend_token = headend_token.into();
-    let ctx = Ctx { ingest, access: access.clone(), read, headend_token, conns };
+impl Ctx {
+    pub(crate) fn new(
+        ingest: Arc<Ingest>,
+        access: Arc<Access>,
+        read: Arc<crate::read::Reader>,
+        headend_token: String,
+        conns: Arc<ConnStats>,
+    ) -> Ctx {
+        Ctx { ingest, access, read, headend_token: headend_token.into(), conns }
+    }
+}
+
+pub(crate) fn router(ctx: Ctx) -> Router {
+    let access = ctx.access.clone();
     let mut r = Router::new();
     for (_, path, method) in all_routes() {
         // Two entries for one path (GET and POST) merge into one method router.

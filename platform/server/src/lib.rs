@@ -14,6 +14,7 @@ mod edge;
 mod examples;
 mod http;
 mod ingest;
+mod inproc;
 mod mqtt;
 mod openapi;
 mod read;
@@ -24,6 +25,7 @@ mod webhooks;
 
 pub use access::{Access, AccessError, Principal, RateLimit, party_name};
 pub use ingest::{Ingest, IngestError, Live};
+pub use inproc::{InProcess, Refused};
 pub use mqtt::{BrokerSpec, EmbeddedBroker};
 pub use serve::Limits;
 pub use webhooks::{Attempt, Delivery, RetryPolicy, signature};
@@ -112,6 +114,7 @@ pub struct App {
     pub ingest: Arc<Ingest>,
     /// Data access: registers, tokens, the access register (for in-process callers).
     pub access: Arc<Access>,
+    ctx: http::Ctx,
     _broker: Option<EmbeddedBroker>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -149,13 +152,14 @@ impl App {
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
         let conns = Arc::new(serve::ConnStats::default());
         let read = Arc::new(read::Reader::new(store, access.clone()));
-        let router = http::router(
+        let ctx = http::Ctx::new(
             ingest.clone(),
             access.clone(),
             read,
             config.headend_token.clone(),
             conns.clone(),
         );
+        let router = http::router(ctx.clone());
         let mut tasks = vec![tokio::spawn(serve::serve(listener, router, config.limits, conns))];
         let (broker, mqtt) = match &config.mqtt {
             BrokerSpec::None => (None, None),
@@ -171,12 +175,17 @@ impl App {
         }
         tasks.push(ingest::spawn_ticker(ingest.clone()));
         tasks.push(tokio::spawn(renewals(access.clone())));
-        Ok(App { addr, mqtt, ingest, access, _broker: broker, tasks })
+        Ok(App { addr, mqtt, ingest, access, ctx, _broker: broker, tasks })
     }
 
     /// The base URL of the HTTP API.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The admin API's operations for a caller in this process.
+    pub fn in_process(&self) -> InProcess {
+        InProcess::new(self.ctx.clone())
     }
 }
 

@@ -1,6 +1,8 @@
 //! The lab API of `meterlab up`: a second small HTTP listener (`--lab-listen`, default
 //! 127.0.0.1:8081) that the console talks to. Every route needs the platform's admin token as
-//! bearer; the lab acts on the platform with it (and for a grid user with that user's token).
+//! bearer. The platform runs in the same process: the lab reads it and acts on it through
+//! `server::InProcess` (a consent is revoked as its grid user), so this module only translates
+//! HTTP to the lab's operations and back.
 //!
 //! - `GET  /api/lab/v1/snapshot`: a whole [`tui::Snapshot`]: rigs and slots (the booking
 //!   ledger), live meters (the rig runner's taps), dongles, KPIs, incidents, SLA, access points
@@ -19,10 +21,6 @@
 //! Answers are JSON: `{"message": …}` on success, a `wire::lab::v1::LabError` (`{"code",
 //! "message"}`, the code a `LabCode`) on refusal.
 
-// Handlers return ready `Response`s as errors, built once per refused request (as the
-// platform's do).
-#![allow(clippy::result_large_err)]
-
 pub(crate) mod live;
 pub(crate) mod provision;
 pub(crate) mod runs;
@@ -33,15 +31,15 @@ use anyhow::{Context, Result};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use booking::{AgreementId, BookingError, LeadTime, SlotId};
 use clock::{Clock, SignedDuration, Timestamp};
 use live::{FaultKind, MeterWatch};
-use scenarios::access::AccessClient;
+use server::{InProcess, Refused};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tui::Snapshot;
@@ -59,15 +57,16 @@ const INCIDENTS: usize = 200;
 /// How often the SLA figures are recomputed (they read every sample of the last days).
 const SLA_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// The lab's state behind the API.
+/// The lab's state behind the API. The platform runs in this process: the lab reads and
+/// acts on it through [`InProcess`], not over its HTTP listener.
 pub(crate) struct LabApi {
+    /// The platform's base URL, shown in the console's header.
     api: String,
     token: String,
-    http: reqwest::Client,
+    platform: InProcess,
     clock: Arc<dyn Clock>,
     db: tokio::sync::Mutex<LabDb>,
     meters: Vec<Arc<MeterWatch>>,
-    access: tokio::sync::Mutex<AccessClient>,
     sla: Mutex<Option<Vec<Sla>>>,
     runs: runs::Runs,
 }
@@ -79,78 +78,30 @@ fn refusal(r: Refusal) -> Response {
     (r.0, Json(lab::LabError { code: r.1, message: r.2 })).into_response()
 }
 
-fn ok(status: StatusCode, message: String) -> Response {
-    (status, Json(lab::Message { message })).into_response()
-}
-
 impl LabApi {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        api: &str,
+        app: &server::App,
         token: &str,
         clock: Arc<dyn Clock>,
         db: LabDb,
         meters: Vec<Arc<MeterWatch>>,
-        access: AccessClient,
         runs: runs::Runs,
-    ) -> Result<LabApi> {
-        // Every call to the platform gives up after 10 s (a hung platform must not hang the
-        // console); a client that cannot be built is an error, not one without the timeout.
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .context("an HTTP client for the lab API")?;
-        Ok(LabApi {
-            api: api.trim_end_matches('/').to_owned(),
+    ) -> LabApi {
+        LabApi {
+            api: app.url(),
             token: token.to_owned(),
-            http,
+            platform: app.in_process(),
             clock,
             db: tokio::sync::Mutex::new(db),
             meters,
-            access: tokio::sync::Mutex::new(access),
             sla: Mutex::new(None),
             runs,
-        })
+        }
     }
 
     /// The scenario runs (to stop one with the lab).
     pub(crate) fn runs(&self) -> &runs::Runs {
         &self.runs
-    }
-
-    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, String> {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.api))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| format!("GET {path}: {e}"))?;
-        let status = r.status();
-        if !status.is_success() {
-            let body = r.text().await.unwrap_or_default();
-            return Err(format!("GET {path}: {status} {body}"));
-        }
-        r.json().await.map_err(|e| format!("GET {path}: {e}"))
-    }
-
-    /// POSTs to the platform with the admin token: status and JSON body.
-    async fn post(
-        &self,
-        path: &str,
-        body: &impl serde::Serialize,
-    ) -> Result<(u16, serde_json::Value), String> {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.api))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| format!("POST {path}: {e}"))?;
-        let status = r.status().as_u16();
-        let body = r.json().await.unwrap_or(serde_json::Value::Null);
-        Ok((status, body))
     }
 
     fn rig_of(&self, dongle: &str) -> Option<String> {
@@ -160,12 +111,15 @@ impl LabApi {
     /// Recomputes the SLA figures per rig over the last two Brussels days and today.
     async fn refresh_sla(&self) {
         let now = self.clock.now();
-        let from = clock::local_date(now - SignedDuration::from_hours(48));
-        let to = clock::local_date(now + SignedDuration::from_hours(24));
-        let path = format!("/api/admin/v1/sla?from={from}&to={to}");
-        if let Ok(docs) = self.get::<Vec<w::DongleSla>>(&path).await {
-            let figures = snapshot::sla(&docs, &|d| self.rig_of(d));
-            *self.sla.lock().unwrap_or_else(|e| e.into_inner()) = Some(figures);
+        let from = clock::day_start(clock::local_date(now - SignedDuration::from_hours(48)));
+        let to = clock::day_start(clock::local_date(now + SignedDuration::from_hours(24)));
+        match self.platform.sla(from, to).await {
+            Ok(docs) => {
+                let figures = snapshot::sla(&docs, &|d| self.rig_of(d));
+                *self.sla.lock().unwrap_or_else(|e| e.into_inner()) = Some(figures);
+            }
+            // The figures shown stay the last ones computed; the cause goes to the log.
+            Err(e) => tracing::warn!("service levels: {e}"),
         }
     }
 
@@ -184,20 +138,12 @@ impl LabApi {
             }
             snapshot::rigs_and_slots(&db.ledger, now)
         };
-        let hour_ago = now - SignedDuration::from_hours(1);
-        let kpi_path = format!("/api/admin/v1/kpis?from={hour_ago}&to={now}");
-        let (dongles, kpis, incidents, registers, access) = tokio::join!(
-            self.get::<Vec<w::DongleStatus>>("/api/admin/v1/dongles"),
-            self.get::<w::Kpis>(&kpi_path),
-            self.get::<Vec<w::Incident>>("/api/admin/v1/incidents"),
-            self.get::<w::RegistersView>("/api/admin/v1/registers"),
-            self.get::<Vec<w::AccessEntry>>("/api/admin/v1/access-log"),
-        );
-        let dongles = take(dongles, &mut problems);
-        let kpis = take(kpis, &mut problems);
-        let incidents = take(incidents, &mut problems);
-        let registers = take(registers, &mut problems);
-        let access = take(access, &mut problems);
+        let p = &self.platform;
+        let dongles = take(p.dongles(), &mut problems);
+        let kpis = take(p.kpis(now - SignedDuration::from_hours(1), now), &mut problems);
+        let incidents = take(p.incidents(), &mut problems);
+        let registers = p.registers().await;
+        let access = take(p.access_log().await, &mut problems);
         let sla = self.sla.lock().unwrap_or_else(|e| e.into_inner()).clone();
         Snapshot {
             at: now,
@@ -300,7 +246,7 @@ impl LabApi {
     }
 
     async fn revoke(&self, id: &str) -> Result<String, Refusal> {
-        let reg: w::RegistersView = self.get("/api/admin/v1/registers").await.map_err(upstream)?;
+        let reg = self.platform.registers().await;
         let Some(c) = reg.points.iter().flat_map(|p| &p.consents).find(|c| c.id == id) else {
             return Err((
                 StatusCode::NOT_FOUND,
@@ -315,16 +261,7 @@ impl LabApi {
                 format!("consent {id} is already revoked"),
             ));
         }
-        let answer = self
-            .access
-            .lock()
-            .await
-            .revoke_consent(&c.grid_user.0, id)
-            .await
-            .map_err(|e| upstream(format!("{e:#}")))?;
-        if answer.status >= 300 {
-            return Err(platform_refusal(answer.status, &answer.body));
-        }
+        self.platform.revoke_consent(c.grid_user.clone(), id).await.map_err(platform_refusal)?;
         let esp = reg.esps.iter().find(|e| e.kbo == c.esp).map_or(c.esp.as_str(), |e| &e.name);
         Ok(format!(
             "consent {id} revoked by its grid user {} ({esp}, service {})",
@@ -333,16 +270,20 @@ impl LabApi {
     }
 
     async fn market(&self, b: &lab::Market) -> Result<String, Refusal> {
-        const KINDS: [&str; 8] = ["SS", "CS", "CCSS", "MI", "MO", "MOZA", "EOC", "DROP"];
-        let kind = b.kind.trim().to_uppercase();
-        if !KINDS.contains(&kind.as_str()) {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                LabCode::UnknownScenario,
-                format!("no market scenario {}: use one of {}", b.kind, KINDS.join(", ")),
-            ));
-        }
-        let reg: w::RegistersView = self.get("/api/admin/v1/registers").await.map_err(upstream)?;
+        let name = b.kind.trim().to_uppercase();
+        // The scenario's name is its wire name (`SS`, `CCSS`, …).
+        let kind: w::ScenarioKind = serde_json::from_value(serde_json::Value::String(name.clone()))
+            .map_err(|_| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    LabCode::UnknownScenario,
+                    format!(
+                        "no market scenario {}: use one of SS, CS, CCSS, MI, MO, MOZA, EOC, DROP",
+                        b.kind
+                    ),
+                )
+            })?;
+        let reg = self.platform.registers().await;
         let Some(p) = reg.points.iter().find(|p| {
             p.access_point.ean.as_str() == b.point
                 || p.access_point.data_service_points.iter().any(|d| d.as_str() == b.point)
@@ -354,27 +295,23 @@ impl LabApi {
             ));
         };
         let (user, supplier) = snapshot::next_parties(&reg);
-        let new_user = matches!(kind.as_str(), "CS" | "CCSS" | "MI").then_some(user);
-        let new_supplier = matches!(kind.as_str(), "SS" | "CCSS").then_some(supplier);
+        use w::ScenarioKind as K;
+        let new_user =
+            matches!(kind, K::CustomerSwitch | K::CombinedSwitch | K::MoveIn).then_some(user);
+        let new_supplier =
+            matches!(kind, K::SupplierSwitch | K::CombinedSwitch).then_some(supplier);
         let now = self.clock.now();
-        let (status, body) = self
-            .post(
-                "/api/admin/v1/market-scenarios",
-                &w::NewScenario {
-                    access_point: p.access_point.ean.to_string(),
-                    kind: serde_json::from_value(serde_json::Value::String(kind.clone()))
-                        .map_err(|e| upstream(format!("scenario {kind}: {e}")))?,
-                    effective: now.to_string(),
-                    new_grid_user: new_user.clone().map(domain::GridUserId),
-                    new_supplier: new_supplier.clone().map(domain::SupplierId),
-                },
-            )
+        self.platform
+            .market_scenario(w::NewScenario {
+                access_point: p.access_point.ean.to_string(),
+                kind,
+                effective: now.to_string(),
+                new_grid_user: new_user.clone().map(domain::GridUserId),
+                new_supplier: new_supplier.clone().map(domain::SupplierId),
+            })
             .await
-            .map_err(upstream)?;
-        if status >= 300 {
-            return Err(platform_refusal(status, &body));
-        }
-        let mut msg = format!("{kind} on {} effective now", p.access_point.ean);
+            .map_err(platform_refusal)?;
+        let mut msg = format!("{name} on {} effective now", p.access_point.ean);
         if let Some(u) = new_user {
             msg.push_str(&format!("; new grid user {u}"));
         }
@@ -386,7 +323,7 @@ impl LabApi {
 }
 
 /// The document, or the default with the problem noted.
-fn take<T: Default>(r: Result<T, String>, problems: &mut Vec<String>) -> T {
+fn take<T: Default>(r: Result<T, Refused>, problems: &mut Vec<String>) -> T {
     r.unwrap_or_else(|e| {
         problems.push(format!("platform: {e}"));
         T::default()
@@ -470,165 +407,162 @@ fn store_down(e: anyhow::Error) -> Refusal {
     )
 }
 
-fn upstream(e: String) -> Refusal {
-    (StatusCode::BAD_GATEWAY, LabCode::Platform, format!("the platform did not answer: {e}"))
-}
-
-/// A refusal the platform gave, passed on.
-fn platform_refusal(status: u16, body: &serde_json::Value) -> Refusal {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let code = match serde_json::from_value::<wire::ApiError>(body.clone()).map(|e| e.code) {
-        Ok(wire::Code::ForbiddenRole) => LabCode::ForbiddenRole,
-        Ok(wire::Code::UnknownPoint) => LabCode::UnknownPoint,
+/// A refusal the platform gave, passed on: its status, its message, and its code where the
+/// lab has one of its own for it.
+fn platform_refusal(r: Refused) -> Refusal {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let code = match r.error.code {
+        wire::Code::ForbiddenRole => LabCode::ForbiddenRole,
+        wire::Code::UnknownPoint => LabCode::UnknownPoint,
+        _ if status.is_server_error() => LabCode::Platform,
         _ => LabCode::Refused,
     };
-    let message = body["message"].as_str().map_or_else(|| body.to_string(), str::to_owned);
-    (status, code, message)
+    (status, code, r.error.message)
 }
 
 type Lab = State<Arc<LabApi>>;
 
-/// Every route needs the admin token.
-fn authorized(lab: &LabApi, headers: &HeaderMap) -> Result<(), Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if token == Some(lab.token.as_str()) {
-        return Ok(());
-    }
-    Err(refusal((
-        StatusCode::UNAUTHORIZED,
-        LabCode::Unauthorized,
-        "send `Authorization: Bearer TOKEN` with the lab's admin token (`meterlab up` prints it; `meterlab console --token`)".to_owned(),
-    )))
-}
+/// A refusal as the edge answers it: the `LabError` body with its status.
+struct Rejected(Refusal);
 
-fn body<T>(b: Result<Json<T>, JsonRejection>, shape: &str) -> Result<T, Response> {
-    b.map(|Json(b)| b).map_err(|e| {
-        refusal((
-            StatusCode::BAD_REQUEST,
-            LabCode::Malformed,
-            format!("{}; send {shape}", e.body_text()),
-        ))
-    })
-}
-
-fn answer(r: Result<String, Refusal>, status: StatusCode) -> Response {
-    match r {
-        Ok(m) => ok(status, m),
-        Err(r) => refusal(r),
+impl From<Refusal> for Rejected {
+    fn from(r: Refusal) -> Rejected {
+        Rejected(r)
     }
 }
 
-async fn get_snapshot(State(lab): Lab, headers: HeaderMap) -> Response {
-    if let Err(r) = authorized(&lab, &headers) {
-        return r;
+impl IntoResponse for Rejected {
+    fn into_response(self) -> Response {
+        refusal(self.0)
     }
-    Json(lab.snapshot().await).into_response()
 }
 
-async fn post_slot(
-    State(lab): Lab,
-    headers: HeaderMap,
-    b: Result<Json<lab::Book>, JsonRejection>,
-) -> Response {
-    if let Err(r) = authorized(&lab, &headers) {
-        return r;
+/// What an action answers: a status and a message, or a refusal.
+type Done = Result<(StatusCode, Json<lab::Message>), Rejected>;
+
+fn done(r: Result<String, Refusal>, status: StatusCode) -> Done {
+    Ok((status, Json(lab::Message { message: r? })))
+}
+
+/// A caller that sent the lab's admin token (every route needs it).
+struct Operator;
+
+impl FromRequestParts<Arc<LabApi>> for Operator {
+    type Rejection = Rejected;
+
+    async fn from_request_parts(parts: &mut Parts, lab: &Arc<LabApi>) -> Result<Self, Rejected> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if token == Some(lab.token.as_str()) {
+            return Ok(Operator);
+        }
+        Err(Rejected((
+            StatusCode::UNAUTHORIZED,
+            LabCode::Unauthorized,
+            "send `Authorization: Bearer TOKEN` with the lab's admin token (`meterlab up` prints it; `meterlab console --token`)".to_owned(),
+        )))
     }
-    match body(b, r#"{"rig": "rig-a", "start": "2026-12-01T08:00", "agreement": 1, "code": "…"}"#)
-    {
-        Ok(b) => answer(lab.book(b).await, StatusCode::CREATED),
-        Err(r) => r,
+}
+
+/// A body of the lab API: what to send when it is malformed, and whether none is allowed.
+trait LabBody: serde::de::DeserializeOwned {
+    /// An example, for the refusal of a malformed body.
+    const SHAPE: &'static str;
+    /// The body an empty request means, when it may be empty.
+    fn empty() -> Option<Self> {
+        None
     }
+}
+
+impl LabBody for lab::Book {
+    const SHAPE: &'static str =
+        r#"{"rig": "rig-a", "start": "2026-12-01T08:00", "agreement": 1, "code": "…"}"#;
+}
+
+impl LabBody for lab::Cancel {
+    const SHAPE: &'static str = r#"nothing, or {"agreement": 1, "code": "…"}"#;
+    fn empty() -> Option<Self> {
+        Some(lab::Cancel::default())
+    }
+}
+
+impl LabBody for lab::Fault {
+    const SHAPE: &'static str = r#"{"dongle": "rig-a-meter-01", "fault": "wifi-loss"}"#;
+}
+
+impl LabBody for lab::Market {
+    const SHAPE: &'static str = r#"{"point": "541448900000000014", "kind": "CS"}"#;
+}
+
+impl LabBody for lab::Run {
+    const SHAPE: &'static str = r#"{"tags": "@R-LAB-2 and not @slow"}"#;
+    fn empty() -> Option<Self> {
+        Some(lab::Run::default())
+    }
+}
+
+/// A JSON body, refused with `malformed` and an example of what to send.
+struct Body<T>(T);
+
+impl<T: LabBody> FromRequest<Arc<LabApi>> for Body<T> {
+    type Rejection = Rejected;
+
+    async fn from_request(req: Request, lab: &Arc<LabApi>) -> Result<Self, Rejected> {
+        let malformed = |e: String| {
+            Rejected((
+                StatusCode::BAD_REQUEST,
+                LabCode::Malformed,
+                format!("{e}; send {}", T::SHAPE),
+            ))
+        };
+        let raw = Bytes::from_request(req, lab).await.map_err(|e| malformed(e.body_text()))?;
+        if raw.iter().all(u8::is_ascii_whitespace)
+            && let Some(b) = T::empty()
+        {
+            return Ok(Body(b));
+        }
+        serde_json::from_slice(&raw).map(Body).map_err(|e| malformed(e.to_string()))
+    }
+}
+
+async fn get_snapshot(State(lab): Lab, _: Operator) -> Json<Snapshot> {
+    Json(lab.snapshot().await)
+}
+
+async fn post_slot(State(lab): Lab, _: Operator, Body(b): Body<lab::Book>) -> Done {
+    done(lab.book(b).await, StatusCode::CREATED)
 }
 
 async fn post_cancel(
     State(lab): Lab,
-    headers: HeaderMap,
+    _: Operator,
     Path(id): Path<String>,
-    raw: Bytes,
-) -> Response {
-    if let Err(r) = authorized(&lab, &headers) {
-        return r;
-    }
-    let b = if raw.iter().all(u8::is_ascii_whitespace) {
-        lab::Cancel::default()
-    } else {
-        match serde_json::from_slice(&raw) {
-            Ok(b) => b,
-            Err(e) => {
-                return refusal((
-                    StatusCode::BAD_REQUEST,
-                    LabCode::Malformed,
-                    format!("{e}; send nothing, or {{\"agreement\": 1, \"code\": \"…\"}}"),
-                ));
-            }
-        }
-    };
-    answer(lab.cancel(&id, b).await, StatusCode::OK)
+    Body(b): Body<lab::Cancel>,
+) -> Done {
+    done(lab.cancel(&id, b).await, StatusCode::OK)
 }
 
-async fn post_fault(
-    State(lab): Lab,
-    headers: HeaderMap,
-    b: Result<Json<lab::Fault>, JsonRejection>,
-) -> Response {
-    if let Err(r) = authorized(&lab, &headers) {
-        return r;
-    }
-    match body(b, r#"{"dongle": "rig-a-meter-01", "fault": "wifi-loss"}"#) {
-        Ok(b) => answer(lab.fault(&b), StatusCode::OK),
-        Err(r) => r,
-    }
+async fn post_fault(State(lab): Lab, _: Operator, Body(b): Body<lab::Fault>) -> Done {
+    done(lab.fault(&b), StatusCode::OK)
 }
 
-async fn post_revoke(State(lab): Lab, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = authorized(&lab, &headers) {
-        return r;
-    }
-    answer(lab.revoke(&id).await, StatusCode::OK)
+async fn post_revoke(State(lab): Lab, _: Operator, Path(id): Path<String>) -> Done {
+    done(lab.revoke(&id).await, StatusCode::OK)
 }
 
-async fn post_market(
-    State(lab): Lab,
-    headers: HeaderMap,
-    b: Result<Json<lab::Market>, JsonRejection>,
-) -> Response {
-    if let Err(r) = authorized(&lab, &headers) {
-        return r;
-    }
-    match body(b, r#"{"point": "541448900000000014", "kind": "CS"}"#) {
-        Ok(b) => answer(lab.market(&b).await, StatusCode::OK),
-        Err(r) => r,
-    }
+async fn post_market(State(lab): Lab, _: Operator, Body(b): Body<lab::Market>) -> Done {
+    done(lab.market(&b).await, StatusCode::OK)
 }
 
-async fn post_run(State(lab): Lab, headers: HeaderMap, raw: Bytes) -> Response {
-    if let Err(r) = authorized(&lab, &headers) {
-        return r;
-    }
-    let b: lab::Run = if raw.iter().all(u8::is_ascii_whitespace) {
-        lab::Run::default()
-    } else {
-        match serde_json::from_slice(&raw) {
-            Ok(b) => b,
-            Err(e) => {
-                return refusal((
-                    StatusCode::BAD_REQUEST,
-                    LabCode::Malformed,
-                    format!("{e}; send {{\"tags\": \"@R-LAB-2 and not @slow\"}}"),
-                ));
-            }
-        }
-    };
-    match lab.runs.start(&b.tags) {
-        Ok(m) => ok(StatusCode::ACCEPTED, m),
-        Err((status, m)) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            refusal((status, LabCode::CannotRun, m))
-        }
-    }
+async fn post_run(State(lab): Lab, _: Operator, Body(b): Body<lab::Run>) -> Done {
+    let started = lab.runs.start(&b.tags).map_err(|(status, m)| {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        (status, LabCode::CannotRun, m)
+    });
+    done(started, StatusCode::ACCEPTED)
 }
 
 /// The lab API's routes.
@@ -668,3 +602,6 @@ pub(crate) async fn serve(
     });
     Ok((addr, vec![server, sla]))
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,9 @@
 //! and revoke: an access point per P1 meter with a grid user each (G1, G2, …), one ESP
 //! ("Demo ESP", whose webhook endpoint is an in-process mock), and on the first few meters a
 //! quarter-hour mandate and a consent to its live service. A lab restarted on the same
-//! database keeps its registers: nothing is added when any access point exists.
+//! database keeps its registers: nothing is added when any access point exists. The grants go
+//! through the platform's HTTP API with each party's own token, as those parties would make
+//! them.
 
 use super::live::MeterWatch;
 use anyhow::{Context, Result};
@@ -27,23 +29,11 @@ pub(crate) struct Provisioned {
 /// had some (a restarted lab).
 pub(crate) async fn demo(
     access: &mut AccessClient,
-    api: &str,
-    admin_token: &str,
+    platform: &server::App,
     meters: &[Arc<MeterWatch>],
     now: Timestamp,
 ) -> Result<Option<Provisioned>> {
-    let registers: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/admin/v1/registers", api.trim_end_matches('/')))
-        .bearer_auth(admin_token)
-        .send()
-        .await
-        .context("reading the registers")?
-        .error_for_status()
-        .context("reading the registers")?
-        .json()
-        .await
-        .context("reading the registers")?;
-    if registers["points"].as_array().is_some_and(|p| !p.is_empty()) {
+    if !platform.in_process().registers().await.points.is_empty() {
         return Ok(None);
     }
     let catalogue = meter::Catalogue::builtin();

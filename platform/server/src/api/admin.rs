@@ -195,6 +195,11 @@ pub(crate) async fn market_scenario(
     _: Admin,
     Body(b): Body<w::NewScenario>,
 ) -> Answer<(StatusCode, Json<w::Notifications>)> {
+    Ok((StatusCode::CREATED, scenario(&ctx, b).await?))
+}
+
+/// Runs a market scenario as the administrator.
+pub(crate) async fn scenario(ctx: &Ctx, b: w::NewScenario) -> Answer<Json<w::Notifications>> {
     let cmd = Command::MarketScenario {
         access_point: parse_ean(&b.access_point)?,
         kind: convert::scenario_in(b.kind),
@@ -202,7 +207,7 @@ pub(crate) async fn market_scenario(
         new_grid_user: b.new_grid_user,
         new_supplier: b.new_supplier,
     };
-    Ok((StatusCode::CREATED, run(&ctx, &Party::Admin, cmd).await?))
+    run(ctx, &Party::Admin, cmd).await
 }
 
 pub(crate) async fn outage(
@@ -228,21 +233,29 @@ pub(crate) async fn access_log(
     _: Admin,
     Query(f): Query<LogFilter>,
 ) -> Answer<Json<Vec<w::AccessEntry>>> {
-    if let Some(point) = &f.point {
+    entries(&ctx, f.point.as_deref(), f.party.as_deref()).await.map(Json)
+}
+
+/// The access register, of one point or party or whole.
+pub(crate) async fn entries(
+    ctx: &Ctx,
+    point: Option<&str>,
+    party: Option<&str>,
+) -> Answer<Vec<w::AccessEntry>> {
+    if let Some(point) = point {
         parse_ean(point)?;
     }
-    let rows = ctx
-        .access
-        .store
-        .access_log(f.point.as_deref(), f.party.as_deref())
-        .await
-        .map_err(Failure::unavailable)?;
-    Ok(Json(rows.iter().map(convert::access_entry).collect()))
+    let rows = ctx.access.store.access_log(point, party).await.map_err(Failure::unavailable)?;
+    Ok(rows.iter().map(convert::access_entry).collect())
 }
 
 pub(crate) async fn registers(State(ctx): State<Ctx>, _: Admin) -> Answer<Json<w::RegistersView>> {
-    let v = ctx
-        .access
+    Ok(Json(view(&ctx).await))
+}
+
+/// The whole registers.
+pub(crate) async fn view(ctx: &Ctx) -> w::RegistersView {
+    ctx.access
         .read(|r| w::RegistersView {
             points: r
                 .access_points()
@@ -251,8 +264,7 @@ pub(crate) async fn registers(State(ctx): State<Ctx>, _: Admin) -> Answer<Json<w
             esps: r.esps().cloned().collect(),
             links: r.dongle_links().to_vec(),
         })
-        .await;
-    Ok(Json(v))
+        .await
 }
 
 pub(crate) async fn deliveries(State(ctx): State<Ctx>, _: Admin) -> Answer<Json<Vec<w::Delivery>>> {

@@ -4,11 +4,11 @@
 //! [`Code`]s, and the HTTP status is decided here, at the edge, once per refusal.
 //! Every route is listed once in [`routes`]; the OpenAPI document is checked against it.
 
-mod admin;
+pub(crate) mod admin;
 mod convert;
 mod esp;
-mod registers;
-mod supervision;
+pub(crate) mod registers;
+pub(crate) mod supervision;
 
 use crate::access::{AccessError, Limited, Principal, party_name};
 use crate::http::Ctx;
@@ -87,6 +87,11 @@ pub(crate) type Answer<T> = Result<T, Failure>;
 impl Failure {
     pub(crate) fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Failure {
         Failure { status, body: ApiError::new(code, message), retry_after: None }
+    }
+
+    /// The status and the body, for a caller in process.
+    pub(crate) fn into_parts(self) -> (StatusCode, ApiError) {
+        (self.status, self.body)
     }
 
     pub(crate) fn retry_after(mut self, seconds: u64) -> Failure {

@@ -54,12 +54,22 @@ pub(crate) async fn dongles(
     State(ctx): State<Ctx>,
     _: Staff,
 ) -> Answer<Json<Vec<w::DongleStatus>>> {
+    dongle_states(&ctx).map(Json)
+}
+
+/// Every dongle's state now.
+pub(crate) fn dongle_states(ctx: &Ctx) -> Answer<Vec<w::DongleStatus>> {
     let now = ctx.ingest.clock.now();
-    Ok(Json(supervisor(&ctx)?.status(now).iter().map(convert::dongle_status).collect()))
+    Ok(supervisor(ctx)?.status(now).iter().map(convert::dongle_status).collect())
 }
 
 pub(crate) async fn incidents(State(ctx): State<Ctx>, _: Staff) -> Answer<Json<Vec<w::Incident>>> {
-    Ok(Json(supervisor(&ctx)?.incidents().iter().map(convert::incident).collect()))
+    incident_list(&ctx).map(Json)
+}
+
+/// Every incident, open and closed.
+pub(crate) fn incident_list(ctx: &Ctx) -> Answer<Vec<w::Incident>> {
+    Ok(supervisor(ctx)?.incidents().iter().map(convert::incident).collect())
 }
 
 pub(crate) async fn note(
@@ -104,8 +114,13 @@ pub(crate) async fn kpis(
     q: Result<Query<Range>, QueryRejection>,
 ) -> Answer<Json<w::Kpis>> {
     let (from, to) = range(q, MAX_DAYS)?;
+    kpi_figures(&ctx, from, to).map(Json)
+}
+
+/// The KPIs over `[from, to)`.
+pub(crate) fn kpi_figures(ctx: &Ctx, from: Timestamp, to: Timestamp) -> Answer<w::Kpis> {
     let now = ctx.ingest.clock.now();
-    Ok(Json(convert::kpis(&supervisor(&ctx)?.kpis(now, (from, to)))))
+    Ok(convert::kpis(&supervisor(ctx)?.kpis(now, (from, to))))
 }
 
 pub(crate) async fn quarter_hours(
@@ -201,8 +216,19 @@ pub(crate) async fn sla(
     })?;
     let (from, to) =
         super::period(Some(&q.from), Some(&q.to), SignedDuration::from_hours(24 * 400))?;
-    let dongles: Vec<String> = match &q.dongle {
-        Some(d) => vec![d.clone()],
+    service_levels(&ctx, from, to, q.dongle, q.count).await.map(Json)
+}
+
+/// R-SLA-1/2 of one dongle or every one over the Brussels days of `[from, to)`.
+pub(crate) async fn service_levels(
+    ctx: &Ctx,
+    from: Timestamp,
+    to: Timestamp,
+    dongle: Option<String>,
+    count: supervision::sla::DayCount,
+) -> Answer<Vec<w::DongleSla>> {
+    let dongles: Vec<String> = match dongle {
+        Some(d) => vec![d],
         None => ctx.read.dongles().await.map_err(Failure::unavailable)?,
     };
     let (first, last) =
@@ -219,9 +245,9 @@ pub(crate) async fn sla(
         let months = supervision::sla::month_deliveries(&days);
         out.push(w::DongleSla {
             dongle: id,
-            daily: convert::sla_figure(supervision::sla::daily(&days, 5, q.count, now)),
-            monthly: convert::sla_figure(supervision::sla::monthly(&months, 15, q.count, now)),
+            daily: convert::sla_figure(supervision::sla::daily(&days, 5, count, now)),
+            monthly: convert::sla_figure(supervision::sla::monthly(&months, 15, count, now)),
         });
     }
-    Ok(Json(out))
+    Ok(out)
 }
