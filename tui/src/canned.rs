@@ -1,6 +1,7 @@
 //! Deterministic sample data for tests, benchmarks and the demo: the same call gives the same
 //! snapshot, byte for byte, with no clock and no randomness.
 
+use domain::{Power, Voltage};
 use jiff::{SignedDuration, Timestamp, civil, tz::TimeZone};
 
 use crate::{
@@ -149,6 +150,8 @@ fn meter(i: usize, rigs: &[Rig]) -> MeterLive {
     let voltage_v: Vec<f64> =
         (0..phases).map(|p| ((229.0 + 3.0 * noise(seed * 3 + p)) * 10.0).round() / 10.0).collect();
     let month_peak_kw = ((2.5 + 4.0 * noise(seed + 17)) * 1000.0).round() / 1000.0;
+    // The values are whole W and dV, as a meter writes them.
+    let (import, export) = (Power::w(import_w as u64), Power::w(export_w as u64));
     let tariff = if i.is_multiple_of(3) { 2 } else { 1 };
     let stamp = AT.to_zoned(brussels()).strftime("%y%m%d%H%M%S").to_string();
     let reg = |n: u64| 1000.0 + 9000.0 * noise(seed * 11 + n);
@@ -172,10 +175,10 @@ fn meter(i: usize, rigs: &[Rig]) -> MeterLive {
         rig: rig.id.clone(),
         variant,
         tariff,
-        import_w,
-        export_w,
-        voltage_v,
-        month_peak_kw,
+        import_w: import,
+        export_w: export,
+        voltage_dv: voltage_v.iter().map(|v| Voltage::dv((v * 10.0).round() as u32)).collect(),
+        month_peak_w: Some(Power::w((month_peak_kw * 1000.0).round() as u64)),
         power_history,
         voltage_history,
         last_telegram,

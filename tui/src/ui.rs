@@ -339,22 +339,26 @@ fn render_live(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot) {
         (&app.meters, snap.meters.len()),
         |i| {
             let m = &snap.meters[i];
-            let volts = m.voltage_v.iter().map(|v| format!("{v:.1}")).collect::<Vec<_>>().join(" ");
+            let volts = m
+                .voltage_dv
+                .iter()
+                .map(|v| format!("{:.1}", v.volts_f64()))
+                .collect::<Vec<_>>()
+                .join(" ");
             Row::new(vec![
                 Cell::from(m.id.clone()),
                 Cell::from(m.variant.clone()),
                 Cell::from(m.tariff.to_string()),
-                Cell::from(Text::from(format!("{:.0}", m.import_w)).right_aligned()),
-                Cell::from(Text::from(format!("{:.0}", m.export_w)).right_aligned()),
+                Cell::from(Text::from(m.import_w.as_w().to_string()).right_aligned()),
+                Cell::from(Text::from(m.export_w.as_w().to_string()).right_aligned()),
                 Cell::from(volts),
                 // A meter without the register (e-MUCS 1.5, DSMR, Smarty) or before its first
                 // quarter with offtake has no peak: a dash, not a peak of zero. Watts, as the
                 // register counts them (0.025 kW is not 0.00).
                 Cell::from(
-                    Text::from(if m.month_peak_kw > 0.0 {
-                        format!("{:.3}", m.month_peak_kw)
-                    } else {
-                        NONE.to_owned()
+                    Text::from(match m.month_peak_w {
+                        Some(p) => format!("{:.3}", p.kw_f64()),
+                        None => NONE.to_owned(),
                     })
                     .right_aligned(),
                 ),

@@ -41,6 +41,7 @@ mod series;
 mod tests;
 
 use calendar::{SignedDuration, Timestamp, civil};
+use domain::{Energy, GasFactor, Power, Volume};
 use serde::{Deserialize, Serialize};
 
 use crate::series::{Series, Step};
@@ -50,10 +51,10 @@ use crate::series::{Series, Step};
 pub struct Sample {
     /// Capture instant of the electricity registers (the telegram's timestamp).
     pub at: Timestamp,
-    /// Offtake (import) register in Wh, summed over the tariffs.
-    pub import_wh: u64,
-    /// Injection (export) register in Wh, summed over the tariffs.
-    pub export_wh: u64,
+    /// Offtake (import) register, summed over the tariffs.
+    pub import: Energy,
+    /// Injection (export) register, summed over the tariffs.
+    pub export: Energy,
     /// The gas register the telegram carried, with its own capture instant (M-Bus values are
     /// captured every 5 minutes in Belgium, so many samples repeat the same reading).
     pub gas: Option<GasReading>,
@@ -61,14 +62,14 @@ pub struct Sample {
 
 impl Sample {
     /// An electricity-only sample.
-    pub fn new(at: Timestamp, import_wh: u64, export_wh: u64) -> Self {
-        Self { at, import_wh, export_wh, gas: None }
+    pub fn new(at: Timestamp, import: Energy, export: Energy) -> Self {
+        Self { at, import, export, gas: None }
     }
 
     /// The same sample carrying a gas reading.
     #[must_use]
-    pub fn with_gas(self, at: Timestamp, dm3: u64) -> Self {
-        Self { gas: Some(GasReading { at, dm3 }), ..self }
+    pub fn with_gas(self, at: Timestamp, volume: Volume) -> Self {
+        Self { gas: Some(GasReading { at, volume }), ..self }
     }
 }
 
@@ -77,8 +78,8 @@ impl Sample {
 pub struct GasReading {
     /// Capture instant of the gas register.
     pub at: Timestamp,
-    /// Gas register in dm³ (litres).
-    pub dm3: u64,
+    /// The gas register.
+    pub volume: Volume,
 }
 
 /// How a derived value was obtained. Ordered from best to worst, so the quality of a
@@ -117,15 +118,10 @@ pub struct Options {
     /// Keep it well below half the interval length (a quarter hour); [`average_power`] caps it
     /// at half a bucket.
     pub exact_within: SignedDuration,
-    /// Conversion factor from gas volume to energy, in kWh per m³. Default 10.55, an
-    /// assumption (a typical Belgian rich-gas value): Fluvius publishes the real factor per
-    /// month, and callers that know it should pass it.
-    pub gas_kwh_per_m3: f64,
-}
-
-impl Options {
-    /// The default gas conversion factor, in kWh per m³.
-    pub const DEFAULT_GAS_KWH_PER_M3: f64 = 10.55;
+    /// Conversion factor from gas volume to energy. Default [`GasFactor::TYPICAL`] (10.55
+    /// kWh/m³), an assumption: Fluvius publishes the real factor per month, and callers that
+    /// know it should pass it.
+    pub gas: GasFactor,
 }
 
 impl Default for Options {
@@ -133,7 +129,7 @@ impl Default for Options {
         Self {
             max_gap: SignedDuration::from_mins(15),
             exact_within: SignedDuration::from_secs(60),
-            gas_kwh_per_m3: Self::DEFAULT_GAS_KWH_PER_M3,
+            gas: GasFactor::TYPICAL,
         }
     }
 }
@@ -145,10 +141,10 @@ pub struct Interval {
     pub start: Timestamp,
     /// End of the interval (exclusive).
     pub end: Timestamp,
-    /// Offtake in kWh; `None` when missing.
-    pub offtake_kwh: Option<f64>,
-    /// Injection in kWh; `None` when missing.
-    pub injection_kwh: Option<f64>,
+    /// Offtake; `None` when missing.
+    pub offtake: Option<Energy>,
+    /// Injection; `None` when missing.
+    pub injection: Option<Energy>,
     /// The worse quality of the two boundaries.
     pub quality: Quality,
     /// Why the volumes are missing; `Some` exactly when `quality` is `Missing`.
@@ -166,10 +162,10 @@ pub struct DayVolume {
     pub end: Timestamp,
     /// Quarter hours in the day: 92 on the spring DST day, 100 on the autumn one, else 96.
     pub quarters: u32,
-    /// Offtake in kWh (register difference over the day); `None` when missing.
-    pub offtake_kwh: Option<f64>,
-    /// Injection in kWh; `None` when missing.
-    pub injection_kwh: Option<f64>,
+    /// Offtake (register difference over the day); `None` when missing.
+    pub offtake: Option<Energy>,
+    /// Injection; `None` when missing.
+    pub injection: Option<Energy>,
     /// The worse quality of the two midnight boundaries.
     pub quality: Quality,
     /// Why the volumes are missing; `Some` exactly when `quality` is `Missing`.
@@ -183,10 +179,10 @@ pub struct GasInterval {
     pub start: Timestamp,
     /// End of the interval (exclusive).
     pub end: Timestamp,
-    /// Gas offtake in m³; `None` when missing.
-    pub m3: Option<f64>,
-    /// Gas offtake in kWh (`m3 × Options::gas_kwh_per_m3`); `None` when missing.
-    pub kwh: Option<f64>,
+    /// Gas offtake; `None` when missing.
+    pub volume: Option<Volume>,
+    /// Its energy (`volume × Options::gas`); `None` when missing.
+    pub energy: Option<Energy>,
     /// The worse quality of the two boundaries.
     pub quality: Quality,
     /// Why the volume is missing; `Some` exactly when `quality` is `Missing`.
@@ -198,8 +194,8 @@ pub struct GasInterval {
 pub struct Peak {
     /// Start of the quarter hour.
     pub start: Timestamp,
-    /// Average power over the quarter in kW (its kWh × 4).
-    pub kw: f64,
+    /// Average power over the quarter (its Wh × 4, exact).
+    pub power: Power,
     /// Quality of that quarter hour.
     pub quality: Quality,
 }
@@ -209,10 +205,10 @@ pub struct Peak {
 pub struct GasPeak {
     /// Start of the hour.
     pub start: Timestamp,
-    /// Gas offtake in that hour, in m³.
-    pub m3: f64,
-    /// Average power over the hour in kW (equal to its kWh).
-    pub kw: f64,
+    /// Gas offtake in that hour.
+    pub volume: Volume,
+    /// Average power over the hour (equal to its energy per hour).
+    pub power: Power,
     /// Quality of that hour.
     pub quality: Quality,
 }
@@ -220,10 +216,10 @@ pub struct GasPeak {
 /// Monthly electricity figures.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ElectricityMonth {
-    /// Offtake in kWh: the sum of the daily volumes; `None` if any day is missing.
-    pub offtake_kwh: Option<f64>,
-    /// Injection in kWh: the sum of the daily volumes; `None` if any day is missing.
-    pub injection_kwh: Option<f64>,
+    /// Offtake: the sum of the daily volumes; `None` if any day is missing.
+    pub offtake: Option<Energy>,
+    /// Injection: the sum of the daily volumes; `None` if any day is missing.
+    pub injection: Option<Energy>,
     /// The worst quality of the days.
     pub quality: Quality,
     /// Days whose volumes are known.
@@ -241,10 +237,10 @@ pub struct ElectricityMonth {
 /// Monthly gas figures.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GasMonth {
-    /// Gas offtake in m³: the sum of the daily volumes; `None` if any day is missing.
-    pub m3: Option<f64>,
-    /// Gas offtake in kWh; `None` if any day is missing.
-    pub kwh: Option<f64>,
+    /// Gas offtake: the sum of the daily volumes; `None` if any day is missing.
+    pub volume: Option<Volume>,
+    /// Its energy; `None` if any day is missing.
+    pub energy: Option<Energy>,
     /// The worst quality of the days.
     pub quality: Quality,
     /// Days whose gas volume is known.
@@ -279,10 +275,10 @@ pub struct MonthFigures {
 pub struct PowerPoint {
     /// Start of the bucket.
     pub start: Timestamp,
-    /// Average offtake power over the bucket in kW; `None` when missing.
-    pub offtake_kw: Option<f64>,
-    /// Average injection power over the bucket in kW; `None` when missing.
-    pub injection_kw: Option<f64>,
+    /// Average offtake power over the bucket (rounded to a W); `None` when missing.
+    pub offtake: Option<Power>,
+    /// Average injection power over the bucket; `None` when missing.
+    pub injection: Option<Power>,
     /// The worse quality of the two boundaries.
     pub quality: Quality,
     /// Why the power is missing; `Some` exactly when `quality` is `Missing`.
@@ -394,7 +390,7 @@ pub fn months(
 }
 
 /// Average power per bucket over `[from, to)` for near-real-time curves (R-NRT-1), from
-/// register differences: kW = ΔWh / 1000 / bucket hours. Buckets are aligned to multiples of
+/// register differences: W = ΔWh / bucket hours, rounded half up. Buckets are aligned to multiples of
 /// `bucket` since the Unix epoch (for buckets dividing an hour, that is the local clock), from
 /// the one containing `from` to the last one starting before `to`. Unvalidated, like the
 /// samples. Empty when `from >= to`.
@@ -422,12 +418,12 @@ pub fn average_power(
         .steps(&grid, &opt)
         .into_iter()
         .map(|s| {
-            let hours = s.end.duration_since(s.start).as_secs_f64() / 3600.0;
-            let kw = |wh: f64| wh / 1000.0 / hours;
+            let span = s.end.duration_since(s.start);
+            let power = |wh: u64| Energy::wh(wh).over(span);
             PowerPoint {
                 start: s.start,
-                offtake_kw: s.delta.wh.map(|w| kw(w[0])),
-                injection_kw: s.delta.wh.map(|w| kw(w[1])),
+                offtake: s.delta.wh.and_then(|w| power(w[0])),
+                injection: s.delta.wh.and_then(|w| power(w[1])),
                 quality: s.delta.quality,
                 missing: s.delta.missing,
             }
@@ -509,10 +505,6 @@ fn floor_to(ts: Timestamp, step: SignedDuration) -> Timestamp {
 // ---------------------------------------------------------------------------------------------
 // Shaping steps into the public types.
 
-fn kwh(wh: f64) -> f64 {
-    wh / 1000.0
-}
-
 fn electricity_intervals(
     series: &Series<'_, Sample>,
     grid: &[Timestamp],
@@ -524,8 +516,8 @@ fn electricity_intervals(
         .map(|Step { start, end, delta }| Interval {
             start,
             end,
-            offtake_kwh: delta.wh.map(|w| kwh(w[0])),
-            injection_kwh: delta.wh.map(|w| kwh(w[1])),
+            offtake: delta.wh.map(|w| Energy::wh(w[0])),
+            injection: delta.wh.map(|w| Energy::wh(w[1])),
             quality: delta.quality,
             missing: delta.missing,
         })
@@ -548,8 +540,8 @@ fn electricity_days(
                 start,
                 end,
                 quarters: calendar::quarters_in_day(date),
-                offtake_kwh: delta.wh.map(|w| kwh(w[0])),
-                injection_kwh: delta.wh.map(|w| kwh(w[1])),
+                offtake: delta.wh.map(|w| Energy::wh(w[0])),
+                injection: delta.wh.map(|w| Energy::wh(w[1])),
                 quality: delta.quality,
                 missing: delta.missing,
             }
@@ -566,12 +558,12 @@ fn gas_intervals(
         .steps(grid, opt)
         .into_iter()
         .map(|Step { start, end, delta }| {
-            let m3 = delta.wh.map(|w| w[0] / 1000.0);
+            let volume = delta.wh.map(|w| Volume::dm3(w[0]));
             GasInterval {
                 start,
                 end,
-                m3,
-                kwh: m3.map(|m| m * opt.gas_kwh_per_m3),
+                volume,
+                energy: volume.map(|v| v.energy(opt.gas)),
                 quality: delta.quality,
                 missing: delta.missing,
             }
@@ -583,16 +575,16 @@ fn gas_intervals(
 fn month_sum<T>(
     items: &[T],
     quality: impl Fn(&T) -> Quality,
-    values: impl Fn(&T) -> Option<[f64; 2]>,
-) -> (Option<[f64; 2]>, Quality, u32, u32) {
-    let mut sum = Some([0.0, 0.0]);
+    values: impl Fn(&T) -> Option<[u64; 2]>,
+) -> (Option<[u64; 2]>, Quality, u32, u32) {
+    let mut sum: Option<[u64; 2]> = Some([0, 0]);
     let (mut worst, mut complete, mut missing) = (Quality::Measured, 0, 0);
     for item in items {
         worst = worst.max(quality(item));
         match values(item) {
             Some(v) => {
                 complete += 1;
-                sum = sum.map(|s| [s[0] + v[0], s[1] + v[1]]);
+                sum = sum.map(|s| [s[0].saturating_add(v[0]), s[1].saturating_add(v[1])]);
             }
             None => {
                 missing += 1;
@@ -604,8 +596,11 @@ fn month_sum<T>(
 }
 
 /// The item with the highest value (the earliest on a tie), among those present.
-fn highest<T>(items: &[T], value: impl Fn(&T) -> Option<f64>) -> Option<(&T, f64)> {
-    let mut best: Option<(&T, f64)> = None;
+fn highest<T, V: PartialOrd + Copy>(
+    items: &[T],
+    value: impl Fn(&T) -> Option<V>,
+) -> Option<(&T, V)> {
+    let mut best: Option<(&T, V)> = None;
     for item in items {
         if let Some(v) = value(item)
             && best.is_none_or(|(_, b)| v > b)
@@ -622,22 +617,23 @@ fn count_u32(n: usize) -> u32 {
 
 fn electricity_month(days: &[DayVolume], quarters: &[Interval]) -> ElectricityMonth {
     let (sum, quality, complete_days, missing_days) =
-        month_sum(days, |d| d.quality, |d| Some([d.offtake_kwh?, d.injection_kwh?]));
-    let peak = |value: fn(&Interval) -> Option<f64>| {
-        highest(quarters, value).map(|(q, kwh)| Peak {
+        month_sum(days, |d| d.quality, |d| Some([d.offtake?.as_wh(), d.injection?.as_wh()]));
+    // A quarter's average power is its energy × 4, exactly.
+    let peak = |value: fn(&Interval) -> Option<Energy>| {
+        highest(quarters, value).map(|(q, e)| Peak {
             start: q.start,
-            kw: kwh * 4.0,
+            power: Power::w(e.as_wh().saturating_mul(4)),
             quality: q.quality,
         })
     };
     ElectricityMonth {
-        offtake_kwh: sum.map(|s| s[0]),
-        injection_kwh: sum.map(|s| s[1]),
+        offtake: sum.map(|s| Energy::wh(s[0])),
+        injection: sum.map(|s| Energy::wh(s[1])),
         quality,
         complete_days,
         missing_days,
-        offtake_peak: peak(|q| q.offtake_kwh),
-        injection_peak: peak(|q| q.injection_kwh),
+        offtake_peak: peak(|q| q.offtake),
+        injection_peak: peak(|q| q.injection),
         missing_quarters: count_u32(
             quarters.iter().filter(|q| q.quality == Quality::Missing).count(),
         ),
@@ -646,15 +642,21 @@ fn electricity_month(days: &[DayVolume], quarters: &[Interval]) -> ElectricityMo
 
 fn gas_month(days: &[GasInterval], hours: &[GasInterval]) -> GasMonth {
     let (sum, quality, complete_days, missing_days) =
-        month_sum(days, |d| d.quality, |d| Some([d.m3?, d.kwh?]));
+        month_sum(days, |d| d.quality, |d| Some([d.volume?.as_dm3(), d.energy?.as_wh()]));
     GasMonth {
-        m3: sum.map(|s| s[0]),
-        kwh: sum.map(|s| s[1]),
+        volume: sum.map(|s| Volume::dm3(s[0])),
+        energy: sum.map(|s| Energy::wh(s[1])),
         quality,
         complete_days,
         missing_days,
-        peak: highest(hours, |h| h.kwh).and_then(|(h, kwh)| {
-            Some(GasPeak { start: h.start, m3: h.m3?, kw: kwh, quality: h.quality })
+        // An hour's average power is its energy per hour.
+        peak: highest(hours, |h| h.energy).and_then(|(h, e)| {
+            Some(GasPeak {
+                start: h.start,
+                volume: h.volume?,
+                power: Power::w(e.as_wh()),
+                quality: h.quality,
+            })
         }),
         missing_hours: count_u32(hours.iter().filter(|h| h.quality == Quality::Missing).count()),
     }

@@ -20,7 +20,7 @@ impl Point for Sample {
     }
 
     fn regs(&self) -> [u64; 2] {
-        [self.import_wh, self.export_wh]
+        [self.import.as_wh(), self.export.as_wh()]
     }
 }
 
@@ -30,7 +30,7 @@ impl Point for GasReading {
     }
 
     fn regs(&self) -> [u64; 2] {
-        [self.dm3, 0]
+        [self.volume.as_dm3(), 0]
     }
 }
 
@@ -46,7 +46,7 @@ pub(crate) struct Series<'a, P: Point> {
 /// (`lo..=hi`), so a decrease among those points can invalidate the interval.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Reading {
-    regs: [f64; 2],
+    regs: [u64; 2],
     quality: Quality,
     lo: usize,
     hi: usize,
@@ -56,7 +56,7 @@ pub(crate) struct Reading {
 /// `Estimated`, or `None` with the cause and quality `Missing`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Delta {
-    pub(crate) wh: Option<[f64; 2]>,
+    pub(crate) wh: Option<[u64; 2]>,
     pub(crate) quality: Quality,
     pub(crate) missing: Option<MissingCause>,
 }
@@ -161,12 +161,7 @@ impl<P: Point> Series<'_, P> {
         let pts = &self.points[..];
         let next = pts.get(i);
         if let Some(n) = next.filter(|n| n.at() == b) {
-            return Some(Reading {
-                regs: as_f64(n.regs()),
-                quality: Quality::Measured,
-                lo: i,
-                hi: i,
-            });
+            return Some(Reading { regs: n.regs(), quality: Quality::Measured, lo: i, hi: i });
         }
         let prev = i.checked_sub(1).and_then(|j| pts.get(j));
         let close = |p: &P| b.duration_since(p.at()).abs() <= opt.exact_within;
@@ -189,12 +184,7 @@ impl<P: Point> Series<'_, P> {
             let regs = interpolate(p, n, b);
             return Some(Reading { regs, quality, lo: i - 1, hi: i });
         }
-        near.map(|(k, p)| Reading {
-            regs: as_f64(p.regs()),
-            quality: Quality::Measured,
-            lo: k,
-            hi: k,
-        })
+        near.map(|(k, p)| Reading { regs: p.regs(), quality: Quality::Measured, lo: k, hi: k })
     }
 
     /// Whether a register goes down between any two consecutive points in `lo..=hi`.
@@ -218,13 +208,14 @@ impl<P: Point> Series<'_, P> {
         if self.decreases_within(a.lo.min(b.lo), a.hi.max(b.hi)) {
             return Delta::missing(MissingCause::RegisterDecrease);
         }
-        let wh = [b.regs[0] - a.regs[0], b.regs[1] - a.regs[1]];
-        // Interpolation is monotone, so this only guards against a boundary grid that is not
-        // increasing.
-        if wh.iter().any(|v| v.is_nan() || *v < 0.0) {
+        // Interpolation is monotone, so a negative difference only comes from a boundary grid
+        // that is not increasing.
+        let (Some(import), Some(export)) =
+            (b.regs[0].checked_sub(a.regs[0]), b.regs[1].checked_sub(a.regs[1]))
+        else {
             return Delta::missing(MissingCause::RegisterDecrease);
-        }
-        Delta { wh: Some(wh), quality: a.quality.max(b.quality), missing: None }
+        };
+        Delta { wh: Some([import, export]), quality: a.quality.max(b.quality), missing: None }
     }
 
     /// The differences over consecutive boundaries `bounds[0..=n]`: `n` steps, each boundary
@@ -244,15 +235,19 @@ impl<P: Point> Series<'_, P> {
     }
 }
 
-fn as_f64(r: [u64; 2]) -> [f64; 2] {
-    // Registers stay far below 2^53 Wh (9 PWh), so the conversion is exact.
-    [r[0] as f64, r[1] as f64]
-}
-
-/// Linear interpolation at `b`, strictly between `p` and `n`.
-fn interpolate<P: Point>(p: &P, n: &P, b: Timestamp) -> [f64; 2] {
-    let span = (n.at().as_nanosecond() - p.at().as_nanosecond()) as f64;
-    let frac = (b.as_nanosecond() - p.at().as_nanosecond()) as f64 / span;
-    let (a, z) = (as_f64(p.regs()), as_f64(n.regs()));
-    [a[0] + (z[0] - a[0]) * frac, a[1] + (z[1] - a[1]) * frac]
+/// Linear interpolation at `b`, strictly between `p` and `n`, rounded to the registers'
+/// resolution (half up). The register at a boundary is rounded once and both intervals it
+/// bounds use that value, so volumes of adjacent intervals still add up exactly.
+fn interpolate<P: Point>(p: &P, n: &P, b: Timestamp) -> [u64; 2] {
+    let span = n.at().as_nanosecond() - p.at().as_nanosecond();
+    let into = b.as_nanosecond() - p.at().as_nanosecond();
+    let (a, z) = (p.regs(), n.regs());
+    let at = |a: u64, z: u64| -> u64 {
+        let (a, z) = (i128::from(a), i128::from(z));
+        // (z − a) · into / span, rounded half up; `into / span` is in (0, 1), so the result
+        // lies between `a` and `z` and fits a register.
+        let v = a + ((z - a) * into * 2 + span).div_euclid(span * 2);
+        u64::try_from(v).unwrap_or(0)
+    };
+    [at(a[0], z[0]), at(a[1], z[1])]
 }

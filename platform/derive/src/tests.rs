@@ -18,6 +18,23 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol
 }
 
+fn sample(at: Timestamp, import_wh: u64, export_wh: u64) -> Sample {
+    Sample::new(at, Energy::wh(import_wh), Energy::wh(export_wh))
+}
+
+/// In kWh, m³ and kW: the tests state figures as a person reads them.
+fn in_kwh(e: Option<Energy>) -> Option<f64> {
+    e.map(Energy::kwh_f64)
+}
+
+fn in_m3(v: Option<Volume>) -> Option<f64> {
+    v.map(Volume::m3_f64)
+}
+
+fn in_kw(p: Option<Power>) -> Option<f64> {
+    p.map(Power::kw_f64)
+}
+
 const BASE_IMPORT_WH: u64 = 12_345_678;
 const BASE_EXPORT_WH: u64 = 2_345_678;
 const BASE_GAS_DM3: u64 = 4_567_890;
@@ -39,11 +56,7 @@ fn simulate(
     for t in 0..=len_s {
         if t >= offset_s && (t - offset_s) % every_s == 0 && keep(t) {
             let at = from.checked_add(secs(t)).unwrap();
-            out.push(Sample::new(
-                at,
-                BASE_IMPORT_WH + imp_ws / 3600,
-                BASE_EXPORT_WH + exp_ws / 3600,
-            ));
+            out.push(sample(at, BASE_IMPORT_WH + imp_ws / 3600, BASE_EXPORT_WH + exp_ws / 3600));
         }
         let (i, e) = power(t);
         imp_ws += i;
@@ -81,7 +94,7 @@ fn with_gas(
             capture += 300;
             dm3 += dm3_per_capture(Timestamp::from_second(capture).unwrap());
         }
-        *s = s.with_gas(Timestamp::from_second(capture).unwrap(), dm3);
+        *s = s.with_gas(Timestamp::from_second(capture).unwrap(), Volume::dm3(dm3));
     }
     samples
 }
@@ -97,14 +110,14 @@ fn day_at_1hz(day: Date) -> Vec<Sample> {
 fn assert_missing(q: &Interval, cause: MissingCause) {
     assert_eq!(q.quality, Quality::Missing, "{q:?}");
     assert_eq!(q.missing, Some(cause), "{q:?}");
-    assert_eq!((q.offtake_kwh, q.injection_kwh), (None, None), "{q:?}");
+    assert_eq!((in_kwh(q.offtake), in_kwh(q.injection)), (None, None), "{q:?}");
 }
 
 fn assert_quarter(q: &Interval, kwh: f64, quality: Quality) {
     assert_eq!(q.quality, quality, "{q:?}");
     assert_eq!(q.missing, None, "{q:?}");
-    assert!(close(q.offtake_kwh.unwrap(), kwh, 1e-9), "{q:?}");
-    assert_eq!(q.injection_kwh, Some(0.0), "{q:?}");
+    assert!(close(in_kwh(q.offtake).unwrap(), kwh, 1e-9), "{q:?}");
+    assert_eq!(in_kwh(q.injection), Some(0.0), "{q:?}");
 }
 
 fn find<'a>(quarters: &'a [Interval], start: &str) -> &'a Interval {
@@ -115,7 +128,7 @@ fn find<'a>(quarters: &'a [Interval], start: &str) -> &'a Interval {
 // Quarter hours and days
 
 #[test]
-fn constant_1kw_at_1hz_gives_measured_quarters_of_a_quarter_kwh() {
+fn constant_1kw_at_1hz_gives_measured_quarters_of_a_quarter_in_kwh() {
     let day = date(2026, 2, 10);
     let samples = day_at_1hz(day);
     let (start, end) = calendar::day_bounds(day);
@@ -132,14 +145,14 @@ fn constant_1kw_at_1hz_gives_measured_quarters_of_a_quarter_kwh() {
 }
 
 #[test]
-fn a_day_at_1kw_has_24_kwh() {
+fn a_day_at_1kw_has_24_in_kwh() {
     let day = date(2026, 2, 10);
     let days = days(&day_at_1hz(day), day, day, &Options::default());
     assert_eq!(days.len(), 1);
     let d = &days[0];
     assert_eq!((d.date, d.quarters, d.quality, d.missing), (day, 96, Quality::Measured, None));
-    assert_eq!(d.offtake_kwh, Some(24.0));
-    assert_eq!(d.injection_kwh, Some(0.0));
+    assert_eq!(in_kwh(d.offtake), Some(24.0));
+    assert_eq!(in_kwh(d.injection), Some(0.0));
 }
 
 #[rstest]
@@ -156,10 +169,10 @@ fn dst_days_have_their_quarters_and_volume(
     let opt = Options::default();
     let qs = quarter_hours(&samples, start, end, &opt);
     assert_eq!(qs.len(), quarters);
-    assert!(qs.iter().all(|q| q.quality == Quality::Measured && q.offtake_kwh == Some(0.25)));
+    assert!(qs.iter().all(|q| q.quality == Quality::Measured && in_kwh(q.offtake) == Some(0.25)));
     let d = days(&samples, day, day, &opt)[0];
     assert_eq!(d.quarters as usize, quarters);
-    assert_eq!(d.offtake_kwh, Some(kwh));
+    assert_eq!(in_kwh(d.offtake), Some(kwh));
     assert_eq!((d.start, d.end), (start, end));
 }
 
@@ -185,14 +198,14 @@ fn gaps_leave_quarters_missing_or_estimated_never_zero() {
     for s in ["2026-02-10T12:00:00Z", "2026-02-10T12:15:00Z"] {
         let q = find(&qs, s);
         assert_eq!(q.quality, Quality::Estimated);
-        assert!(close(q.offtake_kwh.unwrap(), 0.25, 1e-3), "{q:?}");
+        assert!(close(in_kwh(q.offtake).unwrap(), 0.25, 1e-3), "{q:?}");
     }
     assert_eq!(qs.iter().filter(|q| q.quality == Quality::Missing).count(), 3);
     assert_eq!(qs.iter().filter(|q| q.quality == Quality::Estimated).count(), 2);
-    assert!(qs.iter().all(|q| q.offtake_kwh != Some(0.0)));
+    assert!(qs.iter().all(|q| in_kwh(q.offtake) != Some(0.0)));
     // The day's midnights are measured, so the day volume is known despite the holes.
     let d = days(&samples, day, day, &opt)[0];
-    assert_eq!((d.offtake_kwh, d.quality), (Some(24.0), Quality::Measured));
+    assert_eq!((in_kwh(d.offtake), d.quality), (Some(24.0), Quality::Measured));
 }
 
 #[test]
@@ -205,11 +218,11 @@ fn no_samples_at_all_is_missing_not_zero() {
     qs.iter().for_each(|q| assert_missing(q, MissingCause::NoData));
     let d = days(&[], day, day, &opt)[0];
     assert_eq!(
-        (d.offtake_kwh, d.quality, d.missing),
+        (in_kwh(d.offtake), d.quality, d.missing),
         (None, Quality::Missing, Some(MissingCause::NoData))
     );
     let g = gas_days(&day_at_1hz(day), day, day, &opt)[0];
-    assert_eq!((g.m3, g.kwh, g.quality), (None, None, Quality::Missing));
+    assert_eq!((in_m3(g.volume), in_kwh(g.energy), g.quality), (None, None, Quality::Missing));
 }
 
 #[rstest]
@@ -227,10 +240,10 @@ fn dsmr4_samples_every_10s_give_the_same_volumes(#[case] offset_s: i64, #[case] 
     assert_eq!(qs.len(), 96);
     for q in &qs {
         assert_eq!(q.quality, Quality::Measured);
-        assert!(close(q.offtake_kwh.unwrap(), 0.25, tol), "{q:?}");
+        assert!(close(in_kwh(q.offtake).unwrap(), 0.25, tol), "{q:?}");
     }
     let d = days(&samples, day, day, &opt)[0];
-    assert!(close(d.offtake_kwh.unwrap(), 24.0, tol), "{d:?}");
+    assert!(close(in_kwh(d.offtake).unwrap(), 24.0, tol), "{d:?}");
 }
 
 #[rstest]
@@ -240,7 +253,7 @@ fn a_register_going_backwards_makes_its_interval_missing(#[case] at: &str) {
     let day = date(2026, 2, 10);
     let mut samples = day_at_1hz(day);
     for s in samples.iter_mut().filter(|s| s.at >= ts(at)) {
-        s.import_wh -= 5000;
+        s.import = s.import.minus(Energy::wh(5000)).unwrap();
     }
     let (start, end) = calendar::day_bounds(day);
     let opt = Options::default();
@@ -250,7 +263,7 @@ fn a_register_going_backwards_makes_its_interval_missing(#[case] at: &str) {
     assert_quarter(find(&qs, "2026-02-10T10:15:00Z"), 0.25, Quality::Measured);
     assert_eq!(qs.iter().filter(|q| q.quality == Quality::Missing).count(), 1);
     let d = days(&samples, day, day, &opt)[0];
-    assert_eq!((d.offtake_kwh, d.missing), (None, Some(MissingCause::RegisterDecrease)));
+    assert_eq!((in_kwh(d.offtake), d.missing), (None, Some(MissingCause::RegisterDecrease)));
     assert_eq!(months(&samples, day, day, &opt)[0].electricity.missing_days, 28);
 }
 
@@ -259,7 +272,7 @@ fn an_export_decrease_also_makes_the_interval_missing() {
     let day = date(2026, 2, 10);
     let mut samples = day_at_1hz(day);
     for s in samples.iter_mut().filter(|s| s.at >= ts("2026-02-10T10:07:00Z")) {
-        s.export_wh -= 1;
+        s.export = s.export.minus(Energy::wh(1)).unwrap();
     }
     let (start, end) = calendar::day_bounds(day);
     let qs = quarter_hours(&samples, start, end, &Options::default());
@@ -287,20 +300,20 @@ fn boundary_register_rules(
     offsets.extend_from_slice(around);
     let samples: Vec<Sample> = offsets
         .iter()
-        .map(|&o| Sample::new(b.checked_add(secs(o)).unwrap(), (10_000 + o) as u64, 0))
+        .map(|&o| sample(b.checked_add(secs(o)).unwrap(), (10_000 + o) as u64, 0))
         .collect();
     let q = quarter_hours(&samples, ts("2026-02-10T11:45:00Z"), b, &Options::default())[0];
     assert_eq!(q.quality, quality, "{q:?}");
     match kwh {
-        Some(kwh) => assert!(close(q.offtake_kwh.unwrap(), kwh, 1e-9), "{q:?}"),
-        None => assert_eq!(q.offtake_kwh, None),
+        Some(kwh) => assert!(close(in_kwh(q.offtake).unwrap(), kwh, 1e-9), "{q:?}"),
+        None => assert_eq!(in_kwh(q.offtake), None),
     }
 }
 
 #[test]
 fn one_sample_never_bounds_both_ends_of_an_interval() {
     let opt = Options { exact_within: SignedDuration::from_mins(10), ..Options::default() };
-    let samples = [Sample::new(ts("2026-02-10T12:07:00Z"), 100, 0)];
+    let samples = [sample(ts("2026-02-10T12:07:00Z"), 100, 0)];
     let q =
         quarter_hours(&samples, ts("2026-02-10T12:00:00Z"), ts("2026-02-10T12:15:00Z"), &opt)[0];
     assert_missing(&q, MissingCause::NoData);
@@ -389,16 +402,16 @@ fn month_figures_sum_days_and_pick_the_highest_quarter_and_hour() {
         (28, 0, 0, Quality::Measured)
     );
     let ds = days(&samples, date(2026, 2, 1), date(2026, 2, 28), &opt);
-    let sum: f64 = ds.iter().map(|d| d.offtake_kwh.unwrap()).sum();
-    assert!(close(e.offtake_kwh.unwrap(), sum, 1e-9));
-    assert!(close(sum, 28.0 * 24.0 + 0.5, 1e-9));
-    assert!(close(e.injection_kwh.unwrap(), 0.5, 1e-9));
+    let sum: Energy = ds.iter().map(|d| d.offtake.unwrap()).sum();
+    assert_eq!(e.offtake, Some(sum));
+    assert_eq!(sum, Energy::wh(28 * 24_000 + 500));
+    assert_eq!(e.injection, Some(Energy::wh(500)));
     let peak = e.offtake_peak.unwrap();
     assert_eq!((peak.start, peak.quality), (ts("2026-02-10T17:00:00Z"), Quality::Measured));
-    assert!(close(peak.kw, 3.0, 1e-9));
+    assert!(close(peak.power.kw_f64(), 3.0, 1e-9));
     let inj = e.injection_peak.unwrap();
     assert_eq!(inj.start, ts("2026-02-20T11:00:00Z"));
-    assert!(close(inj.kw, 2.0, 1e-9));
+    assert!(close(inj.power.kw_f64(), 2.0, 1e-9));
 
     let g = m.gas;
     assert_eq!(
@@ -406,16 +419,19 @@ fn month_figures_sum_days_and_pick_the_highest_quarter_and_hour() {
         (28, 0, 0, Quality::Measured)
     );
     let m3 = (28.0 * 24.0 - 1.0) * 0.6 + 2.4;
-    assert!(close(g.m3.unwrap(), m3, 1e-9), "{g:?}");
-    assert!(close(g.kwh.unwrap(), m3 * 10.55, 1e-6), "{g:?}");
+    assert!(close(in_m3(g.volume).unwrap(), m3, 1e-9), "{g:?}");
+    assert!(close(in_kwh(g.energy).unwrap(), m3 * 10.55, 1e-6), "{g:?}");
     let gd: f64 = gas_days(&samples, date(2026, 2, 1), date(2026, 2, 28), &opt)
         .iter()
-        .map(|d| d.m3.unwrap())
+        .map(|d| in_m3(d.volume).unwrap())
         .sum();
-    assert!(close(g.m3.unwrap(), gd, 1e-9));
+    assert!(close(in_m3(g.volume).unwrap(), gd, 1e-9));
     let gp = g.peak.unwrap();
     assert_eq!(gp.start, ts("2026-02-14T06:00:00Z"));
-    assert!(close(gp.m3, 2.4, 1e-9) && close(gp.kw, 2.4 * 10.55, 1e-9), "{gp:?}");
+    assert!(
+        close(gp.volume.m3_f64(), 2.4, 1e-9) && close(gp.power.kw_f64(), 2.4 * 10.55, 1e-9),
+        "{gp:?}"
+    );
 }
 
 #[test]
@@ -430,12 +446,15 @@ fn a_month_with_a_missing_day_has_no_volume_but_counts_days() {
         [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
     );
     let e = m[1].electricity;
-    assert_eq!((e.offtake_kwh, e.injection_kwh, e.quality), (None, None, Quality::Missing));
+    assert_eq!((in_kwh(e.offtake), in_kwh(e.injection), e.quality), (None, None, Quality::Missing));
     assert_eq!((e.complete_days, e.missing_days), (26, 2));
     // 27 Feb has its quarters until 12:00 Z (the last sample is 10 s before): 44 are missing.
     assert_eq!(e.missing_quarters, 96 + 44);
-    assert!(close(e.offtake_peak.unwrap().kw, 3.0, 1e-9));
-    assert_eq!((m[1].gas.m3, m[1].gas.complete_days, m[1].gas.missing_days), (None, 26, 2));
+    assert!(close(e.offtake_peak.unwrap().power.kw_f64(), 3.0, 1e-9));
+    assert_eq!(
+        (in_m3(m[1].gas.volume), m[1].gas.complete_days, m[1].gas.missing_days),
+        (None, 26, 2)
+    );
     // January has only its last hour; March nothing.
     assert_eq!((m[0].electricity.complete_days, m[0].electricity.missing_days), (0, 31));
     assert_eq!(m[0].electricity.missing_quarters, 31 * 96 - 4);
@@ -472,14 +491,14 @@ fn gas_hours_from_five_minute_captures(#[case] capture_offset_s: i64, #[case] qu
         let shifted = capture_offset_s as f64 * 2.4 / 3600.0;
         let tol = if h.start == g0 || h.start == g1 { shifted + 1e-9 } else { 1e-9 };
         assert_eq!((h.quality, h.missing), (quality, None), "{h:?}");
-        assert!(close(h.m3.unwrap(), m3, tol), "{h:?}");
-        assert!(close(h.kwh.unwrap(), h.m3.unwrap() * 10.55, 1e-9), "{h:?}");
+        assert!(close(in_m3(h.volume).unwrap(), m3, tol), "{h:?}");
+        assert!(close(in_kwh(h.energy).unwrap(), in_m3(h.volume).unwrap() * 10.55, 1e-9), "{h:?}");
     }
     let d = gas_days(&samples, day, day, &opt)[0];
-    assert!(close(d.m3.unwrap(), 23.0 * 1.2 + 3.6, 1e-9), "{d:?}");
-    let custom = Options { gas_kwh_per_m3: 11.0, ..opt };
+    assert!(close(in_m3(d.volume).unwrap(), 23.0 * 1.2 + 3.6, 1e-9), "{d:?}");
+    let custom = Options { gas: GasFactor { wh_per_m3: 11_000 }, ..opt };
     assert!(close(
-        gas_days(&samples, day, day, &custom)[0].kwh.unwrap(),
+        in_kwh(gas_days(&samples, day, day, &custom)[0].energy).unwrap(),
         (23.0 * 1.2 + 3.6) * 11.0,
         1e-9
     ));
@@ -494,7 +513,7 @@ fn gas_hours_on_dst_days_follow_the_local_day() {
     let hours = gas_hours(&samples, start, end, &opt);
     assert_eq!(hours.len(), 25);
     assert!(hours.iter().all(|h| h.quality == Quality::Measured));
-    assert!(close(gas_days(&samples, day, day, &opt)[0].m3.unwrap(), 25.0 * 1.2, 1e-9));
+    assert!(close(in_m3(gas_days(&samples, day, day, &opt)[0].volume).unwrap(), 25.0 * 1.2, 1e-9));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,11 +537,11 @@ fn average_power_per_minute() {
     .unwrap();
     assert_eq!(pts.len(), 4);
     assert_eq!(pts[0].start, ts("2026-02-10T09:59:00Z"));
-    let kw: Vec<f64> = pts.iter().map(|p| p.offtake_kw.unwrap()).collect();
+    let kw: Vec<f64> = pts.iter().map(|p| in_kw(p.offtake).unwrap()).collect();
     for (got, want) in kw.iter().zip([1.0, 2.0, 2.0, 1.0]) {
         assert!(close(*got, want, 0.061), "{kw:?}");
     }
-    assert!(pts.iter().all(|p| p.quality == Quality::Measured && p.injection_kw == Some(0.0)));
+    assert!(pts.iter().all(|p| p.quality == Quality::Measured && in_kw(p.injection) == Some(0.0)));
     // Past the last sample: missing, not zero.
     let late = average_power(
         &samples,
@@ -536,7 +555,7 @@ fn average_power_per_minute() {
         late.iter().map(|p| p.quality).collect::<Vec<_>>(),
         [Quality::Measured, Quality::Missing, Quality::Missing, Quality::Missing]
     );
-    assert_eq!(late[1].offtake_kw, None);
+    assert_eq!(in_kw(late[1].offtake), None);
     // A second per bucket.
     let fine = average_power(
         &samples,
@@ -547,7 +566,7 @@ fn average_power_per_minute() {
     )
     .unwrap();
     assert_eq!(fine.len(), 600);
-    let wh: f64 = fine.iter().map(|p| p.offtake_kw.unwrap() / 3600.0).sum();
+    let wh: f64 = fine.iter().map(|p| in_kw(p.offtake).unwrap() / 3600.0).sum();
     assert!(close(wh, 1.0 / 6.0 + 2.0 / 60.0, 1e-3), "{wh}");
 }
 
@@ -585,7 +604,7 @@ fn monotone_day() -> impl Strategy<Value = (Date, Vec<Sample>)> {
                     at = at.checked_add(secs(dt)).unwrap();
                     imp += di;
                     exp += de;
-                    Sample::new(at, imp, exp)
+                    sample(at, imp, exp)
                 })
                 .collect();
             (day, samples)
@@ -602,18 +621,19 @@ proptest! {
         let qs = quarter_hours(&samples, start, end, &opt);
         prop_assert_eq!(qs.len() as u32, calendar::quarters_in_day(day));
         for q in &qs {
-            prop_assert_eq!(q.offtake_kwh.is_some(), q.quality != Quality::Missing);
+            prop_assert_eq!(in_kwh(q.offtake).is_some(), q.quality != Quality::Missing);
             prop_assert_eq!(q.missing.is_some(), q.quality == Quality::Missing);
-            prop_assert!(q.offtake_kwh.unwrap_or(0.0) >= 0.0 && q.injection_kwh.unwrap_or(0.0) >= 0.0);
+            prop_assert!(in_kwh(q.offtake).unwrap_or(0.0) >= 0.0 && in_kwh(q.injection).unwrap_or(0.0) >= 0.0);
             // Monotone registers never decrease.
             prop_assert_ne!(q.missing, Some(MissingCause::RegisterDecrease));
         }
         let d = days(&samples, day, day, &opt)[0];
         if qs.iter().all(|q| q.quality != Quality::Missing) {
-            let imp: f64 = qs.iter().map(|q| q.offtake_kwh.unwrap()).sum();
-            let exp: f64 = qs.iter().map(|q| q.injection_kwh.unwrap()).sum();
-            prop_assert!(close(imp, d.offtake_kwh.unwrap(), 1e-6), "{} vs {:?}", imp, d);
-            prop_assert!(close(exp, d.injection_kwh.unwrap(), 1e-6), "{} vs {:?}", exp, d);
+            // Exactly: each boundary's register is rounded once, shared by both sides.
+            let imp: Energy = qs.iter().map(|q| q.offtake.unwrap()).sum();
+            let exp: Energy = qs.iter().map(|q| q.injection.unwrap()).sum();
+            prop_assert_eq!(Some(imp), d.offtake, "{:?}", d);
+            prop_assert_eq!(Some(exp), d.injection, "{:?}", d);
             let worst = qs.iter().map(|q| q.quality).max().unwrap();
             prop_assert!(d.quality <= worst);
         }
@@ -626,7 +646,7 @@ proptest! {
     ) {
         let t0 = ts("2026-02-10T00:00:00Z");
         let samples: Vec<Sample> =
-            raw.iter().map(|&(s, i, e)| Sample::new(t0.checked_add(secs(s)).unwrap(), i, e)).collect();
+            raw.iter().map(|&(s, i, e)| sample(t0.checked_add(secs(s)).unwrap(), i, e)).collect();
         // A deterministic shuffle of the same samples, with some repeated.
         let mut shuffled = samples.clone();
         let n = shuffled.len();
@@ -640,11 +660,11 @@ proptest! {
         let qs = quarter_hours(&samples, t0, to, &opt);
         prop_assert_eq!(&qs, &quarter_hours(&shuffled, t0, to, &opt));
         for q in &qs {
-            prop_assert_eq!(q.offtake_kwh.is_some(), q.quality != Quality::Missing);
-            prop_assert!(q.offtake_kwh.unwrap_or(0.0) >= 0.0 && q.injection_kwh.unwrap_or(0.0) >= 0.0);
+            prop_assert_eq!(in_kwh(q.offtake).is_some(), q.quality != Quality::Missing);
+            prop_assert!(in_kwh(q.offtake).unwrap_or(0.0) >= 0.0 && in_kwh(q.injection).unwrap_or(0.0) >= 0.0);
         }
         let pts = average_power(&shuffled, t0, to, SignedDuration::from_mins(1), &opt).unwrap();
-        prop_assert!(pts.iter().all(|p| p.offtake_kw.unwrap_or(0.0) >= 0.0));
+        prop_assert!(pts.iter().all(|p| in_kw(p.offtake).unwrap_or(0.0) >= 0.0));
     }
 }
 
@@ -663,8 +683,10 @@ fn a_month_of_1hz_samples() {
         .map(|k| {
             let at = Timestamp::from_second(s0 + k).unwrap();
             let g = s0 + k - (s0 + k).rem_euclid(300);
-            Sample::new(at, imp0 + (k as u64) * 1000 / 3600, 0)
-                .with_gas(Timestamp::from_second(g).unwrap(), BASE_GAS_DM3 + (g - s0) as u64 / 3)
+            sample(at, imp0 + (k as u64) * 1000 / 3600, 0).with_gas(
+                Timestamp::from_second(g).unwrap(),
+                Volume::dm3(BASE_GAS_DM3 + (g - s0) as u64 / 3),
+            )
         })
         .collect();
     // The store gives them sorted; the first gas capture sits 0 s before start, on the mark.
@@ -684,14 +706,14 @@ fn a_month_of_1hz_samples() {
 
     assert_eq!(qs.len(), 31 * 96);
     assert!(qs.iter().all(|q| q.quality == Quality::Measured));
-    let total: f64 = qs.iter().map(|q| q.offtake_kwh.unwrap()).sum();
-    assert!(close(total, 744.0, 1e-6), "{total}");
-    assert_eq!(m.electricity.offtake_kwh.map(|v| (v * 1e6).round() / 1e6), Some(744.0));
+    let total: Energy = qs.iter().map(|q| q.offtake.unwrap()).sum();
+    assert_eq!(total, Energy::wh(744_000));
+    assert_eq!(m.electricity.offtake, Some(total));
     assert_eq!(
         (m.electricity.complete_days, m.gas.complete_days, m.gas.missing_hours),
         (31, 31, 0)
     );
-    assert!(close(m.gas.m3.unwrap(), 744.0 * 1.2, 1e-6), "{:?}", m.gas);
+    assert!(close(in_m3(m.gas.volume).unwrap(), 744.0 * 1.2, 1e-6), "{:?}", m.gas);
 
     // Unsorted input takes the sorting path and must give the same result.
     samples.swap(0, 1);

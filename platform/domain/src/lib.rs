@@ -5,10 +5,12 @@
 //!
 //! Identifiers are validated once, when they are parsed or deserialized, so a value of these
 //! types is always well formed (a mistyped EAN must not name somebody else's point). The crate
-//! is pure data: no I/O, no clock.
+//! is pure data: no I/O, no clock. Measured quantities ([`Energy`], [`Power`], [`Volume`],
+//! [`Voltage`], [`Current`]) are fixed-scale integers, one type each (see [`quantity`]).
 
 mod id;
 mod model;
+pub mod quantity;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -17,5 +19,8 @@ pub use id::{Ean, Gln, IdError, Kbo};
 pub use model::{
     AccessPoint, Channel, Commodity, ContractStatus, DataKind, DataServicePoint, DongleLink, Esp,
     GridUserId, Service, SupplierId, UnknownDataKind,
+};
+pub use quantity::{
+    AmrQuarter, Current, Energy, GasFactor, Power, ReactiveEnergy, Voltage, Volume,
 };
 pub use schema::{LocalTime, Rfc3339, WALL_CLOCK};

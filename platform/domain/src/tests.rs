@@ -168,3 +168,46 @@ fn step_plan_path_uses_the_ten_digits() {
     let back: Esp = serde_json::from_value(json).unwrap();
     assert_eq!(back, esp);
 }
+
+mod quantities {
+    use crate::{Energy, GasFactor, Power, Volume};
+
+    #[test]
+    fn quantities_are_plain_integers_on_the_wire() {
+        assert_eq!(serde_json::to_string(&Energy::wh(1234)).unwrap(), "1234");
+        assert_eq!(serde_json::from_str::<Volume>("250").unwrap(), Volume::dm3(250));
+        assert!(serde_json::from_str::<Energy>("1.5").is_err(), "no fractions of a Wh");
+        assert!(serde_json::from_str::<Energy>("-1").is_err(), "no negative energy");
+        let schema = serde_json::to_value(schemars::schema_for!(Energy)).unwrap();
+        assert_eq!(schema["type"], "integer", "{schema}");
+    }
+
+    #[test]
+    fn energy_text_is_exact_and_power_rounds_half_up() {
+        assert_eq!(Energy::wh(1_234_567).kwh_text(), "1234.567");
+        assert_eq!(Energy::wh(5).to_string(), "0.005 kWh");
+        // 250 Wh over a quarter hour is 1 kW; 1 Wh over 7 s is 514.28… W.
+        let secs = calendar::SignedDuration::from_secs;
+        assert_eq!(Energy::wh(250).over(secs(900)), Some(Power::w(1000)));
+        assert_eq!(Energy::wh(1).over(secs(7)), Some(Power::w(514)));
+        assert_eq!(Energy::wh(1).over(secs(0)), None);
+        assert_eq!(Energy::wh(1).over(secs(-5)), None);
+        assert_eq!(Energy::wh(u64::MAX).over(secs(1)), Some(Power::w(u64::MAX)));
+    }
+
+    #[test]
+    fn sums_saturate_and_differences_are_checked() {
+        assert_eq!(Energy::wh(u64::MAX).plus(Energy::wh(1)), Energy::wh(u64::MAX));
+        assert_eq!(Energy::wh(3).minus(Energy::wh(5)), None);
+        assert_eq!(Energy::wh(5).minus(Energy::wh(3)), Some(Energy::wh(2)));
+        let total: Energy = [1, 2, 3].into_iter().map(Energy::wh).sum();
+        assert_eq!(total, Energy::wh(6));
+    }
+
+    #[test]
+    fn gas_energy_uses_the_factor_in_whole_wh() {
+        // 1.234 m³ at 10.55 kWh/m³ = 13.0187 kWh.
+        assert_eq!(Volume::dm3(1234).energy(GasFactor::TYPICAL), Energy::wh(13_019));
+        assert_eq!(Volume::dm3(0).energy(GasFactor::TYPICAL), Energy::ZERO);
+    }
+}

@@ -27,12 +27,12 @@ pub(crate) fn request(method: &str, path: &str) -> Option<Value> {
             "meter": "AMR-0001",
             "quarters": [{
                 "start": "2026-06-01T08:00:00Z",
-                "active_import_wh": 1250.0,
-                "active_export_wh": 0.0,
-                "reactive_import_varh": 310.0,
-                "reactive_export_varh": 0.0,
-                "production_wh": 0.0,
-                "auxiliary_wh": 12.5,
+                "active_import_wh": 1250,
+                "active_export_wh": 0,
+                "reactive_import_varh": 310,
+                "reactive_export_varh": 0,
+                "production_wh": 0,
+                "auxiliary_wh": 13,
             }],
         }),
         ("POST", "/api/admin/v1/dongles") => json!({

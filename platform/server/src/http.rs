@@ -243,19 +243,7 @@ async fn amr(
             "the body's meter differs from the URL's",
         );
     }
-    let rows: Vec<store::AmrRow> = batch
-        .quarters
-        .iter()
-        .map(|q| store::AmrRow {
-            start: q.start,
-            active_import_wh: q.active_import_wh,
-            active_export_wh: q.active_export_wh,
-            reactive_import_varh: q.reactive_import_varh,
-            reactive_export_varh: q.reactive_export_varh,
-            production_wh: q.production_wh,
-            auxiliary_wh: q.auxiliary_wh,
-        })
-        .collect();
+    let rows = batch.quarters;
     if let Some(q) = rows.iter().find(|q| q.start.as_second() % 900 != 0) {
         return err(
             StatusCode::UNPROCESSABLE_ENTITY,

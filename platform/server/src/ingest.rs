@@ -1,6 +1,7 @@
 //! The ingest pipeline: verify, decode, group-commit, supervise. REST and MQTT both end here.
 
 use clock::{Clock, Timestamp};
+use domain::{Energy, Power, Volume};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -67,14 +68,14 @@ pub struct Live {
     pub dongle: String,
     /// Capture time.
     pub captured_at: Timestamp,
-    /// Offtake register, Wh.
-    pub import_wh: u64,
-    /// Injection register, Wh.
-    pub export_wh: u64,
-    /// Instantaneous offtake, W.
-    pub power_import_w: u32,
-    /// Instantaneous injection, W.
-    pub power_export_w: u32,
+    /// Offtake register.
+    pub import: Energy,
+    /// Injection register.
+    pub export: Energy,
+    /// Instantaneous offtake.
+    pub power_import: Power,
+    /// Instantaneous injection.
+    pub power_export: Power,
 }
 
 /// Uploads per transaction at most: large enough to amortise the commit, small enough to keep
@@ -220,10 +221,10 @@ impl Ingest {
                         let _ = self.live.send(Live {
                             dongle: u.dongle.clone(),
                             captured_at: u.captured_at,
-                            import_wh: r.import_wh,
-                            export_wh: r.export_wh,
-                            power_import_w: r.power_import_w,
-                            power_export_w: r.power_export_w,
+                            import: r.import,
+                            export: r.export,
+                            power_import: r.power_import,
+                            power_export: r.power_export,
                         });
                     }
                 }
@@ -386,12 +387,13 @@ fn values_of(r: &p1::Reading) -> Values {
         .mbus
         .iter()
         .find(|m| m.medium == p1::Medium::Gas)
-        .and_then(|m| Some((m.litres as i64, ts(m.captured.to_unix())?)));
+        .and_then(|m| Some((Volume::dm3(m.litres), ts(m.captured.to_unix())?)));
+    // The telegram's integers as they were written: Wh, W and dm³, summed over tariffs.
     Values {
-        import_wh: (r.import_wh[0] + r.import_wh[1]) as i64,
-        export_wh: (r.export_wh[0] + r.export_wh[1]) as i64,
-        power_import_w: i64::from(r.power_import_w),
-        power_export_w: i64::from(r.power_export_w),
+        import: Energy::wh(r.import_wh[0].saturating_add(r.import_wh[1])),
+        export: Energy::wh(r.export_wh[0].saturating_add(r.export_wh[1])),
+        power_import: Power::w(u64::from(r.power_import_w)),
+        power_export: Power::w(u64::from(r.power_export_w)),
         gas,
         meter_time: ts(r.time.to_unix()),
     }
@@ -405,10 +407,10 @@ fn observed(u: &NewUpload) -> Observed {
         received_at: u.received_at,
         crc_ok: u.crc_ok,
         registers: u.values.map(|v| supervision::Registers {
-            import_wh: v.import_wh.max(0) as u64,
-            export_wh: v.export_wh.max(0) as u64,
-            power_import_w: u32::try_from(v.power_import_w.max(0)).unwrap_or(u32::MAX),
-            power_export_w: u32::try_from(v.power_export_w.max(0)).unwrap_or(u32::MAX),
+            import: v.import,
+            export: v.export,
+            power_import: v.power_import,
+            power_export: v.power_export,
         }),
     }
 }

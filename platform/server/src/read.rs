@@ -97,11 +97,11 @@ impl Reader {
 fn sample(r: &SampleRow) -> derive::Sample {
     let s = derive::Sample::new(
         r.values.meter_time.unwrap_or(r.captured_at),
-        r.values.import_wh.max(0) as u64,
-        r.values.export_wh.max(0) as u64,
+        r.values.import,
+        r.values.export,
     );
     match r.values.gas {
-        Some((dm3, at)) => s.with_gas(at, dm3.max(0) as u64),
+        Some((volume, at)) => s.with_gas(at, volume),
         None => s,
     }
 }

@@ -19,6 +19,8 @@ pub use db::{from_ms, ms};
 pub use sql::SqlStore;
 
 use calendar::Timestamp;
+pub use domain::AmrQuarter;
+use domain::{Energy, Power, Volume};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -62,16 +64,16 @@ pub struct DongleRow {
 /// Decoded register values of one telegram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Values {
-    /// Import registers summed over tariffs, Wh.
-    pub import_wh: i64,
-    /// Export registers summed over tariffs, Wh.
-    pub export_wh: i64,
-    /// Net import power, W.
-    pub power_import_w: i64,
-    /// Net export power, W.
-    pub power_export_w: i64,
-    /// Gas register, dm³, and its capture time.
-    pub gas: Option<(i64, Timestamp)>,
+    /// Import registers summed over tariffs.
+    pub import: Energy,
+    /// Export registers summed over tariffs.
+    pub export: Energy,
+    /// Net import power.
+    pub power_import: Power,
+    /// Net export power.
+    pub power_export: Power,
+    /// Gas register and its capture time.
+    pub gas: Option<(Volume, Timestamp)>,
     /// The meter's own timestamp of the telegram.
     pub meter_time: Option<Timestamp>,
 }
@@ -142,25 +144,6 @@ pub struct DongleCounts {
     pub seq_range: Option<(u64, u64)>,
 }
 
-/// An AMR quarter hour (R-DAT-2), Wh and varh.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AmrRow {
-    /// Start of the quarter.
-    pub start: Timestamp,
-    /// Active offtake.
-    pub active_import_wh: f64,
-    /// Active injection.
-    pub active_export_wh: f64,
-    /// Reactive offtake.
-    pub reactive_import_varh: f64,
-    /// Reactive injection.
-    pub reactive_export_varh: f64,
-    /// Production.
-    pub production_wh: f64,
-    /// Auxiliary consumption.
-    pub auxiliary_wh: f64,
-}
-
 /// The platform's storage.
 pub trait Store: Send + Sync {
     /// Which backend (`sqlite` or `postgres`), for logs and metrics.
@@ -186,9 +169,14 @@ pub trait Store: Send + Sync {
     /// Every stored sequence number of a dongle, ascending (gap and duplicate checks).
     fn sequences<'a>(&'a self, dongle: &'a str) -> Fut<'a, Vec<u64>>;
     /// Stores AMR quarter hours (idempotent per meter and quarter); how many were new.
-    fn insert_amr<'a>(&'a self, meter: &'a str, rows: &'a [AmrRow]) -> Fut<'a, u64>;
+    fn insert_amr<'a>(&'a self, meter: &'a str, rows: &'a [AmrQuarter]) -> Fut<'a, u64>;
     /// AMR quarter hours of a meter in `[from, to)`.
-    fn amr<'a>(&'a self, meter: &'a str, from: Timestamp, to: Timestamp) -> Fut<'a, Vec<AmrRow>>;
+    fn amr<'a>(
+        &'a self,
+        meter: &'a str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Fut<'a, Vec<AmrQuarter>>;
     /// Stores a record by kind (`rigs`, `agreements`) and id, replacing it.
     fn put_record<'a>(&'a self, kind: Record, id: &'a str, body: &'a str) -> Fut<'a, ()>;
     /// Every record of a kind, by id.

@@ -83,6 +83,38 @@ const POSTGRES_V3: &[&str] = &[
     "CREATE TABLE esp_secrets (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
 ];
 
+// Version 5: AMR energies as whole Wh and varh (they were floats); rows written before are
+// rounded once, here, half up on both backends (PostgreSQL's ROUND of a double rounds half to
+// even, SQLite's half away from zero; the energies are never negative).
+const SQLITE_V5: &[&str] = &[
+    "CREATE TABLE amr_quarters_v5 (
+        meter TEXT NOT NULL,
+        start_ms BIGINT NOT NULL,
+        active_import_wh BIGINT NOT NULL,
+        active_export_wh BIGINT NOT NULL,
+        reactive_import_varh BIGINT NOT NULL,
+        reactive_export_varh BIGINT NOT NULL,
+        production_wh BIGINT NOT NULL,
+        auxiliary_wh BIGINT NOT NULL,
+        PRIMARY KEY (meter, start_ms)
+    )",
+    "INSERT INTO amr_quarters_v5 SELECT meter, start_ms,
+        CAST(ROUND(active_import_wh) AS INTEGER), CAST(ROUND(active_export_wh) AS INTEGER),
+        CAST(ROUND(reactive_import_varh) AS INTEGER), CAST(ROUND(reactive_export_varh) AS INTEGER),
+        CAST(ROUND(production_wh) AS INTEGER), CAST(ROUND(auxiliary_wh) AS INTEGER)
+        FROM amr_quarters",
+    "DROP TABLE amr_quarters",
+    "ALTER TABLE amr_quarters_v5 RENAME TO amr_quarters",
+];
+
+const POSTGRES_V5: &[&str] = &["ALTER TABLE amr_quarters
+    ALTER COLUMN active_import_wh TYPE BIGINT USING FLOOR(active_import_wh + 0.5)::BIGINT,
+    ALTER COLUMN active_export_wh TYPE BIGINT USING FLOOR(active_export_wh + 0.5)::BIGINT,
+    ALTER COLUMN reactive_import_varh TYPE BIGINT USING FLOOR(reactive_import_varh + 0.5)::BIGINT,
+    ALTER COLUMN reactive_export_varh TYPE BIGINT USING FLOOR(reactive_export_varh + 0.5)::BIGINT,
+    ALTER COLUMN production_wh TYPE BIGINT USING FLOOR(production_wh + 0.5)::BIGINT,
+    ALTER COLUMN auxiliary_wh TYPE BIGINT USING FLOOR(auxiliary_wh + 0.5)::BIGINT"];
+
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -107,5 +139,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "counters (slot ids; now the ledger store's)",
         sqlite: &[],
         postgres: &[],
+    },
+    Migration {
+        version: 5,
+        name: "AMR quarter hours in whole Wh and varh",
+        sqlite: SQLITE_V5,
+        postgres: POSTGRES_V5,
     },
 ];

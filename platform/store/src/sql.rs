@@ -3,10 +3,11 @@
 use crate::db::{Backend as Kind, from_ms, ms};
 use crate::schema::MIGRATIONS;
 use crate::{
-    AccessRow, AmrRow, DongleCounts, DongleRow, EventRow, Fut, NewUpload, Outcome, Record,
+    AccessRow, AmrQuarter, DongleCounts, DongleRow, EventRow, Fut, NewUpload, Outcome, Record,
     SampleRow, Store, StoreError, StoredUpload, Values, Write,
 };
 use calendar::Timestamp;
+use domain::{Energy, Power, ReactiveEnergy, Volume};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Executor, Row};
 use std::collections::BTreeMap;
@@ -86,7 +87,7 @@ impl SqlStore {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for &i in chunk {
                 let u = &batch[i];
-                let v = u.values;
+                let v = u.values.map(Columns::of).transpose()?;
                 q = q
                     .bind(u.dongle.as_str())
                     .bind(u.seq as i64)
@@ -96,13 +97,13 @@ impl SqlStore {
                     .bind(u.sig.as_str())
                     .bind(u.raw.as_str())
                     .bind(i64::from(v.is_some()))
-                    .bind(v.map(|v| v.import_wh))
-                    .bind(v.map(|v| v.export_wh))
-                    .bind(v.map(|v| v.power_import_w))
-                    .bind(v.map(|v| v.power_export_w))
-                    .bind(v.and_then(|v| v.gas).map(|g| g.0))
-                    .bind(v.and_then(|v| v.gas).map(|g| ms(g.1)))
-                    .bind(v.and_then(|v| v.meter_time).map(ms));
+                    .bind(v.map(|v| v.import))
+                    .bind(v.map(|v| v.export))
+                    .bind(v.map(|v| v.power_import))
+                    .bind(v.map(|v| v.power_export))
+                    .bind(v.and_then(|v| v.gas))
+                    .bind(v.and_then(|v| v.gas_at))
+                    .bind(v.and_then(|v| v.meter_time));
             }
             for row in q.fetch_all(&mut *tx).await? {
                 let seq: i64 = row.try_get(1)?;
@@ -132,23 +133,59 @@ impl SqlStore {
     }
 }
 
+/// A telegram's values as the database's signed 64-bit columns hold them.
+#[derive(Clone, Copy)]
+struct Columns {
+    import: i64,
+    export: i64,
+    power_import: i64,
+    power_export: i64,
+    gas: Option<i64>,
+    gas_at: Option<i64>,
+    meter_time: Option<i64>,
+}
+
+impl Columns {
+    fn of(v: Values) -> Result<Columns, StoreError> {
+        Ok(Columns {
+            import: column(v.import.as_wh(), "import_wh")?,
+            export: column(v.export.as_wh(), "export_wh")?,
+            power_import: column(v.power_import.as_w(), "power_import_w")?,
+            power_export: column(v.power_export.as_w(), "power_export_w")?,
+            gas: v.gas.map(|g| column(g.0.as_dm3(), "gas_dm3")).transpose()?,
+            gas_at: v.gas.map(|g| ms(g.1)),
+            meter_time: v.meter_time.map(ms),
+        })
+    }
+}
+
+/// A quantity into a BIGINT column; one beyond 2^63 is refused, never wrapped.
+fn column(v: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} exceeds a BIGINT")))
+}
+
+/// A BIGINT column that holds a quantity (never negative; a decoded row has every register).
+fn quantity(row: &AnyRow, what: &str) -> Result<u64, StoreError> {
+    let v: Option<i64> = row.try_get(what)?;
+    let v = v.ok_or_else(|| StoreError::Corrupt(format!("a decoded upload without {what}")))?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} is negative: {v}")))
+}
+
 fn values_of(row: &AnyRow) -> Result<Option<Values>, StoreError> {
     let decoded: i64 = row.try_get("decoded")?;
     if decoded == 0 {
         return Ok(None);
     }
-    let gas =
-        match (row.try_get::<Option<i64>, _>("gas_dm3")?, row.try_get::<Option<i64>, _>("gas_at")?)
-        {
-            (Some(l), Some(at)) => Some((l, from_ms(at)?)),
-            _ => None,
-        };
+    let gas = match row.try_get::<Option<i64>, _>("gas_at")? {
+        Some(at) => Some((Volume::dm3(quantity(row, "gas_dm3")?), from_ms(at)?)),
+        None => None,
+    };
     let meter_time = row.try_get::<Option<i64>, _>("meter_time")?.map(from_ms).transpose()?;
     Ok(Some(Values {
-        import_wh: row.try_get::<Option<i64>, _>("import_wh")?.unwrap_or(0),
-        export_wh: row.try_get::<Option<i64>, _>("export_wh")?.unwrap_or(0),
-        power_import_w: row.try_get::<Option<i64>, _>("power_import_w")?.unwrap_or(0),
-        power_export_w: row.try_get::<Option<i64>, _>("power_export_w")?.unwrap_or(0),
+        import: Energy::wh(quantity(row, "import_wh")?),
+        export: Energy::wh(quantity(row, "export_wh")?),
+        power_import: Power::w(quantity(row, "power_import_w")?),
+        power_export: Power::w(quantity(row, "power_export_w")?),
         gas,
         meter_time,
     }))
@@ -169,15 +206,15 @@ fn upload_of(row: &AnyRow) -> Result<NewUpload, StoreError> {
     })
 }
 
-fn amr_of(row: &AnyRow) -> Result<AmrRow, StoreError> {
-    Ok(AmrRow {
+fn amr_of(row: &AnyRow) -> Result<AmrQuarter, StoreError> {
+    Ok(AmrQuarter {
         start: from_ms(row.try_get("start_ms")?)?,
-        active_import_wh: row.try_get("active_import_wh")?,
-        active_export_wh: row.try_get("active_export_wh")?,
-        reactive_import_varh: row.try_get("reactive_import_varh")?,
-        reactive_export_varh: row.try_get("reactive_export_varh")?,
-        production_wh: row.try_get("production_wh")?,
-        auxiliary_wh: row.try_get("auxiliary_wh")?,
+        active_import_wh: Energy::wh(quantity(row, "active_import_wh")?),
+        active_export_wh: Energy::wh(quantity(row, "active_export_wh")?),
+        reactive_import_varh: ReactiveEnergy::varh(quantity(row, "reactive_import_varh")?),
+        reactive_export_varh: ReactiveEnergy::varh(quantity(row, "reactive_export_varh")?),
+        production_wh: Energy::wh(quantity(row, "production_wh")?),
+        auxiliary_wh: Energy::wh(quantity(row, "auxiliary_wh")?),
     })
 }
 
@@ -303,7 +340,7 @@ impl Store for SqlStore {
         })
     }
 
-    fn insert_amr<'a>(&'a self, meter: &'a str, rows: &'a [AmrRow]) -> Fut<'a, u64> {
+    fn insert_amr<'a>(&'a self, meter: &'a str, rows: &'a [AmrQuarter]) -> Fut<'a, u64> {
         Box::pin(async move {
             let mut tx = self.pool.begin().await?;
             let mut new = 0;
@@ -315,12 +352,12 @@ impl Store for SqlStore {
                 )
                 .bind(meter)
                 .bind(ms(r.start))
-                .bind(r.active_import_wh)
-                .bind(r.active_export_wh)
-                .bind(r.reactive_import_varh)
-                .bind(r.reactive_export_varh)
-                .bind(r.production_wh)
-                .bind(r.auxiliary_wh)
+                .bind(column(r.active_import_wh.as_wh(), "active_import_wh")?)
+                .bind(column(r.active_export_wh.as_wh(), "active_export_wh")?)
+                .bind(column(r.reactive_import_varh.as_varh(), "reactive_import_varh")?)
+                .bind(column(r.reactive_export_varh.as_varh(), "reactive_export_varh")?)
+                .bind(column(r.production_wh.as_wh(), "production_wh")?)
+                .bind(column(r.auxiliary_wh.as_wh(), "auxiliary_wh")?)
                 .execute(&mut *tx)
                 .await?;
                 new += res.rows_affected();
@@ -330,7 +367,12 @@ impl Store for SqlStore {
         })
     }
 
-    fn amr<'a>(&'a self, meter: &'a str, from: Timestamp, to: Timestamp) -> Fut<'a, Vec<AmrRow>> {
+    fn amr<'a>(
+        &'a self,
+        meter: &'a str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Fut<'a, Vec<AmrQuarter>> {
         Box::pin(async move {
             let rows = sqlx::query(
                 "SELECT * FROM amr_quarters WHERE meter = $1 AND start_ms >= $2 AND start_ms < $3 ORDER BY start_ms",

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use calendar::Timestamp;
-use store::{AmrRow, DongleRow, NewUpload, Outcome, SqlStore, Store, Values};
+use domain::{Energy, Power, ReactiveEnergy, Volume};
+use store::{AmrQuarter, DongleRow, NewUpload, Outcome, SqlStore, Store, Values};
 
 fn t(s: i64) -> Timestamp {
     Timestamp::from_second(1_780_000_000 + s).unwrap()
@@ -20,11 +21,11 @@ fn upload(dongle: &str, seq: u64, sig: &str) -> NewUpload {
         crc_ok: seq % 10 != 7,
         sig: sig.into(),
         values: (seq % 10 != 7).then_some(Values {
-            import_wh: 1_000 + seq as i64 * 3,
-            export_wh: 5,
-            power_import_w: 400,
-            power_export_w: 0,
-            gas: Some((12_345, t(0))),
+            import: Energy::wh(1_000 + seq * 3),
+            export: Energy::wh(5),
+            power_import: Power::w(400),
+            power_export: Power::ZERO,
+            gas: Some((Volume::dm3(12_345), t(0))),
             meter_time: Some(t(seq as i64)),
         }),
     }
@@ -97,8 +98,8 @@ async fn samples_come_back_by_capture_time_with_their_values() {
         // 10..29 minus the CRC-corrupt 17 and 27 (no decoded values).
         assert_eq!(got.len(), 18, "{b}");
         assert!(got.windows(2).all(|w| w[0].captured_at < w[1].captured_at), "{b}");
-        assert_eq!(got[0].values.import_wh, 1_030, "{b}");
-        assert_eq!(got[0].values.gas, Some((12_345, t(0))), "{b}");
+        assert_eq!(got[0].values.import, Energy::wh(1_030), "{b}");
+        assert_eq!(got[0].values.gas, Some((Volume::dm3(12_345), t(0))), "{b}");
         let counts = s.counts().await.unwrap();
         assert_eq!(counts.len(), 2, "{b}");
         assert_eq!(
@@ -121,15 +122,15 @@ async fn dongles_and_amr_quarters_round_trip() {
         s.put_dongle(&d).await.unwrap();
         s.put_dongle(&DongleRow { meter: None, ..d.clone() }).await.unwrap();
         assert_eq!(s.dongles().await.unwrap(), vec![DongleRow { meter: None, ..d }], "{b}");
-        let rows: Vec<AmrRow> = (0..96)
-            .map(|q| AmrRow {
+        let rows: Vec<AmrQuarter> = (0..96)
+            .map(|q| AmrQuarter {
                 start: t(q * 900),
-                active_import_wh: 1500.5,
-                active_export_wh: 0.0,
-                reactive_import_varh: 700.25,
-                reactive_export_varh: 1.0,
-                production_wh: 0.0,
-                auxiliary_wh: 3.75,
+                active_import_wh: Energy::wh(1500 + q as u64),
+                active_export_wh: Energy::ZERO,
+                reactive_import_varh: ReactiveEnergy::varh(700),
+                reactive_export_varh: ReactiveEnergy::varh(1),
+                production_wh: Energy::ZERO,
+                auxiliary_wh: Energy::wh(4),
             })
             .collect();
         assert_eq!(s.insert_amr("AMR1", &rows).await.unwrap(), 96, "{b}");
@@ -152,6 +153,67 @@ async fn a_reopened_file_store_keeps_everything_and_migrates_once() {
     let s = SqlStore::open(&url).await.unwrap();
     assert_eq!(s.sequences("D1").await.unwrap(), vec![1]);
     assert!(matches!(SqlStore::open("mysql://x").await, Err(store::StoreError::Url(_))));
+}
+
+/// Version 5 turns the AMR energies from floats into whole Wh and varh: rows written before
+/// come back rounded, and new ones are exact.
+#[tokio::test]
+async fn amr_rows_written_as_floats_are_migrated_to_whole_wh() {
+    let dir = std::env::temp_dir().join(format!("meterlab-store-v5-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_file(dir.join("lab.db"));
+    let mut urls = vec![format!("sqlite:{}", dir.join("lab.db").display())];
+    match std::env::var("MLAB_PG_URL") {
+        Ok(url) => {
+            let schema = format!("conf_v5_{}", std::process::id());
+            let admin = SqlStore::open(&url).await.unwrap();
+            admin.exec(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
+            admin.exec(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+            let sep = if url.contains('?') { '&' } else { '?' };
+            urls.push(format!("{url}{sep}options=-csearch_path%3D{schema}"));
+        }
+        Err(_) => eprintln!("\n*** SKIPPED on PostgreSQL: MLAB_PG_URL is not set ***\n"),
+    }
+    for url in urls {
+        let s = SqlStore::open(&url).await.unwrap();
+        // The table as version 1 made it, with a row as the head-end wrote it then.
+        s.exec("DROP TABLE amr_quarters").await.unwrap();
+        s.exec(
+            "CREATE TABLE amr_quarters (meter TEXT NOT NULL, start_ms BIGINT NOT NULL,
+             active_import_wh DOUBLE PRECISION NOT NULL, active_export_wh DOUBLE PRECISION NOT NULL,
+             reactive_import_varh DOUBLE PRECISION NOT NULL, reactive_export_varh DOUBLE PRECISION NOT NULL,
+             production_wh DOUBLE PRECISION NOT NULL, auxiliary_wh DOUBLE PRECISION NOT NULL,
+             PRIMARY KEY (meter, start_ms))",
+        )
+        .await
+        .unwrap();
+        s.exec(&format!(
+            "INSERT INTO amr_quarters VALUES ('AMR1', {}, 1500.5, 0.0, 700.25, 1.0, 0.0, 3.75)",
+            store::ms(t(0))
+        ))
+        .await
+        .unwrap();
+        s.exec("DELETE FROM schema_migrations WHERE version = 5").await.unwrap();
+        drop(s);
+        let s = SqlStore::open(&url).await.unwrap();
+        let got = s.amr("AMR1", t(0), t(900)).await.unwrap();
+        let want = AmrQuarter {
+            start: t(0),
+            active_import_wh: Energy::wh(1501),
+            active_export_wh: Energy::ZERO,
+            reactive_import_varh: ReactiveEnergy::varh(700),
+            reactive_export_varh: ReactiveEnergy::varh(1),
+            production_wh: Energy::ZERO,
+            auxiliary_wh: Energy::wh(4),
+        };
+        assert_eq!(got, vec![want], "{url}");
+        let next = AmrQuarter { start: t(900), active_import_wh: Energy::wh(u64::MAX), ..want };
+        assert!(s.insert_amr("AMR1", &[next]).await.is_err(), "{url}: beyond a BIGINT is refused");
+        let next = AmrQuarter { active_import_wh: Energy::wh(1 << 60), ..next };
+        s.insert_amr("AMR1", &[next]).await.unwrap();
+        assert_eq!(s.amr("AMR1", t(900), t(1800)).await.unwrap(), vec![next], "{url}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 use crate::sequence::SequenceTracker;
 use crate::{AnomalyCounts, Config, ConnectionState, IncidentKind};
 use calendar::{SignedDuration, Timestamp};
+use domain::Energy;
 use std::collections::{BTreeMap, VecDeque};
 
 /// One recent upload: receive time (ms since the epoch) and latency (ns, saturating).
@@ -46,7 +47,7 @@ pub(crate) struct Dongle {
     /// `seq.recovered` and `seq.lost` when the open SequenceGap incident was opened.
     pub(crate) gap_mark: (u64, u64),
     /// Recent energy registers by capture time: (import Wh, export Wh).
-    pub(crate) registers: BTreeMap<Timestamp, (u64, u64)>,
+    pub(crate) registers: BTreeMap<Timestamp, (Energy, Energy)>,
     pub(crate) anomalies: AnomalyCounts,
     pub(crate) last_anomaly: BTreeMap<IncidentKind, Timestamp>,
     pub(crate) open: BTreeMap<IncidentKind, u64>,

@@ -2,19 +2,20 @@
 //! events, a dongle's status).
 
 use calendar::{SignedDuration, Timestamp};
+use domain::{Energy, Power};
 use serde::{Deserialize, Serialize};
 
 /// Decoded register values of an upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registers {
-    /// Total imported (offtake) energy, Wh, all tariffs.
-    pub import_wh: u64,
-    /// Total exported (injection) energy, Wh, all tariffs.
-    pub export_wh: u64,
-    /// Instantaneous import power, W.
-    pub power_import_w: u32,
-    /// Instantaneous export power, W.
-    pub power_export_w: u32,
+    /// Total imported (offtake) energy, all tariffs.
+    pub import: Energy,
+    /// Total exported (injection) energy, all tariffs.
+    pub export: Energy,
+    /// Instantaneous import power.
+    pub power_import: Power,
+    /// Instantaneous export power.
+    pub power_export: Power,
 }
 
 /// An upload the platform accepted (authentic, well-formed, not a replay).

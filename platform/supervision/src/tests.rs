@@ -1,3 +1,4 @@
+use domain::{Energy, Power};
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
@@ -24,7 +25,12 @@ fn secs(n: i64) -> SignedDuration {
 }
 
 fn registers(import_wh: u64) -> Registers {
-    Registers { import_wh, export_wh: 0, power_import_w: 500, power_export_w: 0 }
+    Registers {
+        import: Energy::wh(import_wh),
+        export: Energy::ZERO,
+        power_import: Power::w(500),
+        power_export: Power::ZERO,
+    }
 }
 
 /// An upload captured at `captured`, received `latency_ms` later.
@@ -357,13 +363,13 @@ fn a_backfilled_reading_higher_than_a_later_one_is_out_of_order() {
 fn impossible_power_opens_an_anomaly() {
     let mut s = Supervisor::new(Config::default());
     let mut up = upload("d1", 0, at(0), 200);
-    up.registers = Some(Registers { power_import_w: 150_000, ..registers(0) });
+    up.registers = Some(Registers { power_import: Power::w(150_000), ..registers(0) });
     let events = send(&mut s, &up);
     assert_eq!(kinds(&opened(&events)), vec![IncidentKind::ImpossiblePower]);
     // A CRC-corrupt telegram's registers are not judged.
     let mut corrupt = upload("d1", 1, at(1), 200);
     corrupt.crc_ok = false;
-    corrupt.registers = Some(Registers { power_import_w: 150_000, ..registers(0) });
+    corrupt.registers = Some(Registers { power_import: Power::w(150_000), ..registers(0) });
     send(&mut s, &corrupt);
     assert_eq!(status(&s, "d1", at(2)).anomalies.impossible_power, 1);
     assert_eq!(s.incidents()[0].occurrences, 1);
@@ -920,7 +926,7 @@ proptest! {
                         captured_at: captured,
                         received_at: now,
                         crc_ok,
-                        registers: Some(Registers { import_wh: imports[i] as u64, export_wh: 0, power_import_w: power_w, power_export_w: 0 }),
+                        registers: Some(Registers { import: Energy::wh(imports[i] as u64), export: Energy::ZERO, power_import: Power::w(u64::from(power_w)), power_export: Power::ZERO }),
                     };
                     s.on_upload(now, &up)
                 }

@@ -6,6 +6,7 @@ use crate::incidents::{Register, anomaly, raise, resolve};
 use crate::sequence::Outcome;
 use crate::{Config, ConnectionState, Event, IncidentKind, Note, Observed};
 use calendar::Timestamp;
+use domain::Power;
 
 /// One accepted upload being folded into its dongle's state.
 pub(crate) struct Upload<'a> {
@@ -207,32 +208,36 @@ impl<'a> Upload<'a> {
             .next()
             .map(|(&t, &v)| (t, v));
         let backwards = before
-            .filter(|&(_, (import, export))| r.import_wh < import || r.export_wh < export)
+            .filter(|&(_, (import, export))| r.import < import || r.export < export)
             .map(|(t, (import, export))| (t, import, export, "earlier"))
             .or_else(|| {
                 after
-                    .filter(|&(_, (import, export))| r.import_wh > import || r.export_wh > export)
+                    .filter(|&(_, (import, export))| r.import > import || r.export > export)
                     .map(|(t, (import, export))| (t, import, export, "later"))
             });
         if let Some((t, import, export, which)) = backwards {
             self.flag(IncidentKind::RegisterBackwards, || {
                 format!(
-                    "registers import {} Wh, export {} Wh at {at} out of order with import {import} Wh, export {export} Wh at {which} {t}",
-                    r.import_wh, r.export_wh
+                    "registers import {} Wh, export {} Wh at {at} out of order with import {} Wh, export {} Wh at {which} {t}",
+                    r.import.as_wh(),
+                    r.export.as_wh(),
+                    import.as_wh(),
+                    export.as_wh()
                 )
             });
         }
         let d = &mut *self.d;
-        d.registers.insert(at, (r.import_wh, r.export_wh));
+        d.registers.insert(at, (r.import, r.export));
         while d.registers.len() > self.cfg.register_history {
             d.registers.pop_first();
         }
-        let (power, max) = (r.power_import_w.max(r.power_export_w), self.cfg.max_power_w);
-        if power > max {
+        let max = self.cfg.max_power_w;
+        if r.power_import.max(r.power_export) > Power::w(u64::from(max)) {
             self.flag(IncidentKind::ImpossiblePower, || {
                 format!(
                     "power import {} W, export {} W above {max} W",
-                    r.power_import_w, r.power_export_w
+                    r.power_import.as_w(),
+                    r.power_export.as_w()
                 )
             });
         }

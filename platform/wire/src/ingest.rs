@@ -207,26 +207,8 @@ pub mod v1 {
         pub quarters: Vec<AmrQuarter>,
     }
 
-    /// One AMR quarter hour.
-    #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-    #[serde(deny_unknown_fields)]
-    pub struct AmrQuarter {
-        /// Start of the quarter.
-        #[schemars(with = "String", extend("format" = "date-time"))]
-        pub start: Timestamp,
-        /// Active offtake, Wh.
-        pub active_import_wh: f64,
-        /// Active injection, Wh.
-        pub active_export_wh: f64,
-        /// Reactive offtake, varh.
-        pub reactive_import_varh: f64,
-        /// Reactive injection, varh.
-        pub reactive_export_varh: f64,
-        /// Production, Wh.
-        pub production_wh: f64,
-        /// Auxiliary consumption, Wh.
-        pub auxiliary_wh: f64,
-    }
+    /// One AMR quarter hour: the domain's own type, as the meter records it.
+    pub use domain::AmrQuarter;
 }
 
 #[cfg(test)]

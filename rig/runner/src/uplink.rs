@@ -236,23 +236,10 @@ impl HeadEnd {
     pub async fn deliver(
         &self,
         meter: &str,
-        records: &[meter::QuarterRecord],
+        records: &[meter::AmrQuarter],
     ) -> Result<u64, UplinkError> {
-        let batch = wire::ingest::v1::AmrBatch {
-            meter: meter.to_owned(),
-            quarters: records
-                .iter()
-                .map(|r| wire::ingest::v1::AmrQuarter {
-                    start: r.start,
-                    active_import_wh: r.active_import_wh,
-                    active_export_wh: r.active_export_wh,
-                    reactive_import_varh: r.reactive_import_varh,
-                    reactive_export_varh: r.reactive_export_varh,
-                    production_wh: r.production_wh,
-                    auxiliary_wh: r.auxiliary_wh,
-                })
-                .collect(),
-        };
+        let batch =
+            wire::ingest::v1::AmrBatch { meter: meter.to_owned(), quarters: records.to_vec() };
         let r = self
             .client
             .post(format!("{}/api/ingest/v1/amr/{meter}", self.base))

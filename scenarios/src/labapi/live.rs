@@ -17,6 +17,7 @@
 //!   CRC, so its damaged value goes through undetected, as it would in the field.
 
 use clock::{SignedDuration, Timestamp};
+use domain::{Power, Voltage};
 use dongle::Fault;
 use runner::{DongleCommand, Tap};
 use std::collections::VecDeque;
@@ -60,10 +61,10 @@ impl FaultKind {
 pub(crate) struct Latest {
     pub(crate) at: Option<Timestamp>,
     pub(crate) tariff: u8,
-    pub(crate) import_w: f64,
-    pub(crate) export_w: f64,
-    pub(crate) voltage_v: Vec<f64>,
-    pub(crate) month_peak_kw: f64,
+    pub(crate) import_w: Power,
+    pub(crate) export_w: Power,
+    pub(crate) voltage_dv: Vec<Voltage>,
+    pub(crate) month_peak_w: Option<Power>,
     pub(crate) lines: Vec<String>,
 }
 
@@ -207,8 +208,8 @@ impl MeterWatch {
             return;
         };
         let latest = latest_of(now, &telegram);
-        let net = latest.import_w - latest.export_w;
-        let volts = latest.voltage_v.first().copied();
+        let net = latest.import_w.as_w() as f64 - latest.export_w.as_w() as f64;
+        let volts = latest.voltage_dv.first().map(|v| v.volts_f64());
         let mut s = lock(&self.state);
         push_history(&mut s.history, (now, net, volts));
         s.latest = latest;
@@ -242,20 +243,22 @@ pub(crate) fn latest_of(now: Timestamp, t: &p1::Telegram) -> Latest {
     Latest {
         at: Some(now),
         tariff: r.tariff,
-        import_w: f64::from(r.power_import_w),
-        export_w: f64::from(r.power_export_w),
+        import_w: Power::w(u64::from(r.power_import_w)),
+        export_w: Power::w(u64::from(r.power_export_w)),
         // A phase without a voltage line (DSMR 4.2 may leave it out) shows none, not 0 V.
-        voltage_v: r
+        voltage_dv: r
             .phases
             .iter()
             .filter(|p| p.voltage_dv > 0)
-            .map(|p| f64::from(p.voltage_dv) / 10.0)
+            .map(|p| Voltage::dv(p.voltage_dv))
             .collect(),
-        month_peak_kw: r
+        // A peak of 0 W is the meter's "none yet" (its first quarter with offtake is to come).
+        month_peak_w: r
             .demand
             .as_ref()
             .and_then(|d| d.month_peak)
-            .map_or(0.0, |p| f64::from(p.w) / 1000.0),
+            .filter(|p| p.w > 0)
+            .map(|p| Power::w(u64::from(p.w))),
         lines,
     }
 }
@@ -382,10 +385,12 @@ mod tests {
                 "{id}: {:?}",
                 latest.lines
             );
-            assert!(latest.voltage_v.len() <= usize::from(v.phases), "{id}");
-            assert!(latest.voltage_v.iter().all(|v| (200.0..260.0).contains(v)), "{id}");
-            assert_eq!(power, vec![latest.import_w - latest.export_w]);
-            assert_eq!(volts.len(), latest.voltage_v.len().min(1));
+            assert!(latest.voltage_dv.len() <= usize::from(v.phases), "{id}");
+            let volts_ok = |v: &Voltage| (2000..2600).contains(&v.as_dv());
+            assert!(latest.voltage_dv.iter().all(volts_ok), "{id}");
+            let net = latest.import_w.as_w() as f64 - latest.export_w.as_w() as f64;
+            assert_eq!(power, vec![net]);
+            assert_eq!(volts.len(), latest.voltage_dv.len().min(1));
         }
     }
 

@@ -3,26 +3,8 @@
 use crate::meter::MeterError;
 use crate::variant::{Kind, Variant};
 use calendar::{SignedDuration, Timestamp};
+use domain::{AmrQuarter, Energy, ReactiveEnergy};
 use profiles::{Home, ProfileSpec};
-
-/// One closed quarter hour of an AMR meter, energies in Wh and varh.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct QuarterRecord {
-    /// Start of the quarter (UTC).
-    pub start: Timestamp,
-    /// Active offtake.
-    pub active_import_wh: f64,
-    /// Active injection.
-    pub active_export_wh: f64,
-    /// Reactive offtake.
-    pub reactive_import_varh: f64,
-    /// Reactive injection.
-    pub reactive_export_varh: f64,
-    /// Active production (on-site generation, metered separately).
-    pub production_wh: f64,
-    /// Auxiliary consumption of the production unit.
-    pub auxiliary_wh: f64,
-}
 
 /// A simulated AMR meter.
 #[derive(Debug)]
@@ -59,19 +41,12 @@ impl AmrMeter {
     }
 
     /// Closes every quarter that ended at or before `now`.
-    pub fn tick(&mut self, now: Timestamp) -> Vec<QuarterRecord> {
+    pub fn tick(&mut self, now: Timestamp) -> Vec<AmrQuarter> {
         let mut out = Vec::new();
         while self.at + SignedDuration::from_secs(900) <= now {
-            // Five 3-minute steps: netting inside the quarter, as the meter does.
-            let mut rec = QuarterRecord {
-                start: self.at,
-                active_import_wh: 0.0,
-                active_export_wh: 0.0,
-                reactive_import_varh: 0.0,
-                reactive_export_varh: 0.0,
-                production_wh: 0.0,
-                auxiliary_wh: 0.0,
-            };
+            // Five 3-minute steps: netting inside the quarter, as the meter does. The flows are
+            // physics (floats); the record is what the meter counts, whole Wh and varh.
+            let mut rec = Flows::default();
             for k in 0..5 {
                 let t = self.at + SignedDuration::from_secs(k * 180);
                 let f = self.home.step(t, 180);
@@ -87,9 +62,38 @@ impl AmrMeter {
                 // plus 15 W at night.
                 rec.auxiliary_wh += (15.0 + f.production_w * 0.01) * h;
             }
-            out.push(rec);
+            out.push(rec.counted(self.at));
             self.at += SignedDuration::from_secs(900);
         }
         out
+    }
+}
+
+/// A quarter's flows before the meter counts them.
+#[derive(Default)]
+struct Flows {
+    active_import_wh: f64,
+    active_export_wh: f64,
+    reactive_import_varh: f64,
+    reactive_export_varh: f64,
+    production_wh: f64,
+    auxiliary_wh: f64,
+}
+
+impl Flows {
+    /// The record the meter keeps: each register rounded to its resolution.
+    fn counted(&self, start: Timestamp) -> AmrQuarter {
+        // Flows are never negative (`max(0.0)` and non-negative profiles), so the cast only
+        // rounds.
+        let whole = |v: f64| v.max(0.0).round() as u64;
+        AmrQuarter {
+            start,
+            active_import_wh: Energy::wh(whole(self.active_import_wh)),
+            active_export_wh: Energy::wh(whole(self.active_export_wh)),
+            reactive_import_varh: ReactiveEnergy::varh(whole(self.reactive_import_varh)),
+            reactive_export_varh: ReactiveEnergy::varh(whole(self.reactive_export_varh)),
+            production_wh: Energy::wh(whole(self.production_wh)),
+            auxiliary_wh: Energy::wh(whole(self.auxiliary_wh)),
+        }
     }
 }

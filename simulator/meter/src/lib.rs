@@ -15,7 +15,8 @@ mod meter;
 mod summary;
 mod variant;
 
-pub use amr::{AmrMeter, QuarterRecord};
+pub use amr::AmrMeter;
+pub use domain::AmrQuarter;
 pub use fault::{FaultKind, FaultPlan, FaultSpecError};
 pub use meter::{Meter, MeterError, Tariffs};
 pub use summary::{MonthSummary, quarter_series, summarize};

@@ -194,8 +194,8 @@ fn an_exporting_meter_charts_its_injection() {
     let m = &mut snap.meters[0];
     // A PV home at noon: 2 kW going out for the whole window.
     m.power_history = (0..300).map(|k| -2000.0 - f64::from(k % 7) * 10.0).collect();
-    m.import_w = 0.0;
-    m.export_w = 2060.0;
+    m.import_w = domain::Power::ZERO;
+    m.export_w = domain::Power::w(2060);
     let terminal = draw(&on(Screen::Live), &snap, 80, 24);
     // The power chart is the top-left quarter of the detail pane (rows 11..17, columns 0..40).
     let chart = text_of(&terminal, 11..17, 0..40).join("\n");
@@ -208,8 +208,8 @@ fn an_exporting_meter_charts_its_injection() {
 #[test]
 fn a_meter_without_a_month_peak_shows_a_dash_and_small_peaks_show_watts() {
     let mut snap = canned::snapshot(2);
-    snap.meters[0].month_peak_kw = 0.0;
-    snap.meters[1].month_peak_kw = 0.025;
+    snap.meters[0].month_peak_w = None;
+    snap.meters[1].month_peak_w = Some(domain::Power::w(25));
     let terminal = draw(&on(Screen::Live), &snap, 80, 24);
     let rows = text_of(&terminal, 3..5, 0..80);
     assert!(rows[0].trim_end_matches([' ', '│']).ends_with('—'), "{}", rows[0]);

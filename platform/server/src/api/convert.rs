@@ -329,8 +329,8 @@ pub(crate) fn interval(i: &derive::Interval) -> w::Interval {
     w::Interval {
         start: i.start,
         end: i.end,
-        offtake_kwh: i.offtake_kwh,
-        injection_kwh: i.injection_kwh,
+        offtake_wh: i.offtake,
+        injection_wh: i.injection,
         quality: quality(i.quality),
         missing: missing(i.missing),
     }
@@ -342,15 +342,15 @@ pub(crate) fn day(d: &derive::DayVolume) -> w::DayVolume {
         start: d.start,
         end: d.end,
         quarters: d.quarters,
-        offtake_kwh: d.offtake_kwh,
-        injection_kwh: d.injection_kwh,
+        offtake_wh: d.offtake,
+        injection_wh: d.injection,
         quality: quality(d.quality),
         missing: missing(d.missing),
     }
 }
 
 fn peak(p: &derive::Peak) -> w::Peak {
-    w::Peak { start: p.start, kw: p.kw, quality: quality(p.quality) }
+    w::Peak { start: p.start, power_w: p.power, quality: quality(p.quality) }
 }
 
 pub(crate) fn month(m: &derive::MonthFigures) -> w::MonthFigures {
@@ -361,8 +361,8 @@ pub(crate) fn month(m: &derive::MonthFigures) -> w::MonthFigures {
         end: m.end,
         days: m.days,
         electricity: w::ElectricityMonth {
-            offtake_kwh: e.offtake_kwh,
-            injection_kwh: e.injection_kwh,
+            offtake_wh: e.offtake,
+            injection_wh: e.injection,
             quality: quality(e.quality),
             complete_days: e.complete_days,
             missing_days: e.missing_days,
@@ -371,15 +371,15 @@ pub(crate) fn month(m: &derive::MonthFigures) -> w::MonthFigures {
             missing_quarters: e.missing_quarters,
         },
         gas: w::GasMonth {
-            m3: g.m3,
-            kwh: g.kwh,
+            volume_dm3: g.volume,
+            energy_wh: g.energy,
             quality: quality(g.quality),
             complete_days: g.complete_days,
             missing_days: g.missing_days,
             peak: g.peak.as_ref().map(|p| w::GasPeak {
                 start: p.start,
-                m3: p.m3,
-                kw: p.kw,
+                volume_dm3: p.volume,
+                power_w: p.power,
                 quality: quality(p.quality),
             }),
             missing_hours: g.missing_hours,

@@ -69,11 +69,6 @@ async fn decide(
     if d.allowed { Ok(d) } else { Err(refused(&d)) }
 }
 
-/// kWh with three decimals (whole Wh), as the CSV writes them.
-fn kwh(x: Option<f64>) -> Option<f64> {
-    x.map(|v| (v * 1000.0).round() / 1000.0)
-}
-
 /// Meter data of a data service point (R-DAT-1, R-MAN-2): the parts of the period the caller
 /// may see, nothing else, with units and quality; JSON or CSV (R-DAT-5).
 pub(crate) async fn energy(
@@ -126,35 +121,51 @@ pub(crate) async fn energy(
         d.windows.iter().filter(|(a, _)| *a < now).map(|(a, b)| (*a, (*b).min(now))).collect();
     let w = &clipped;
     let gas = commodity == Some(Commodity::Gas);
-    let elec = |start, end, a: Option<f64>, b: Option<f64>, q| {
+    let elec = |i: derive::Interval| {
         w::EnergyValue::Electricity(w::ElectricityValue {
-            start,
-            end,
-            offtake_kwh: kwh(a),
-            injection_kwh: kwh(b),
-            quality: convert::quality(q),
+            start: i.start,
+            end: i.end,
+            offtake_wh: i.offtake,
+            injection_wh: i.injection,
+            quality: convert::quality(i.quality),
         })
     };
-    let gas_value = |start, end, a: Option<f64>, q| {
-        w::EnergyValue::Gas(w::GasValue { start, end, kwh: kwh(a), quality: convert::quality(q) })
+    let elec_day = |d: derive::DayVolume| {
+        elec(derive::Interval {
+            start: d.start,
+            end: d.end,
+            offtake: d.offtake,
+            injection: d.injection,
+            quality: d.quality,
+            missing: d.missing,
+        })
+    };
+    let gas_value = |g: derive::GasInterval| {
+        w::EnergyValue::Gas(w::GasValue {
+            start: g.start,
+            end: g.end,
+            volume_dm3: g.volume,
+            energy_wh: g.energy,
+            quality: convert::quality(g.quality),
+        })
     };
     let values: Vec<w::EnergyValue> = match (what, gas) {
         (DataKind::QuarterHour, _) => derive::quarter_hours(&samples, from, to, &opt)
             .into_iter()
             .filter(|i| inside(w, i.start, i.end))
-            .map(|i| elec(i.start, i.end, i.offtake_kwh, i.injection_kwh, i.quality))
+            .map(elec)
             .collect(),
         (DataKind::Hour, _) => derive::gas_hours(&samples, from, to, &opt)
             .into_iter()
             .filter(|i| inside(w, i.start, i.end))
-            .map(|i| gas_value(i.start, i.end, i.kwh, i.quality))
+            .map(gas_value)
             .collect(),
         (_, true) => {
             let (first, last) = days_of(from, to);
             derive::gas_days(&samples, first, last, &opt)
                 .into_iter()
                 .filter(|i| inside(w, i.start, i.end))
-                .map(|i| gas_value(i.start, i.end, i.kwh, i.quality))
+                .map(gas_value)
                 .collect()
         }
         _ => {
@@ -162,7 +173,7 @@ pub(crate) async fn energy(
             derive::days(&samples, first, last, &opt)
                 .into_iter()
                 .filter(|i| inside(w, i.start, i.end))
-                .map(|i| elec(i.start, i.end, i.offtake_kwh, i.injection_kwh, i.quality))
+                .map(elec_day)
                 .collect()
         }
     };
@@ -172,7 +183,7 @@ pub(crate) async fn energy(
     Ok(Json(w::Energy {
         point: ean,
         granularity: what.as_str().to_owned(),
-        unit: "kWh".into(),
+        unit: "Wh".into(),
         from,
         to,
         served: d.windows.iter().map(|(a, b)| [*a, *b]).collect(),
@@ -182,9 +193,10 @@ pub(crate) async fn energy(
     .into_response())
 }
 
-/// The same values as CSV (R-DAT-5), one row per interval, kWh with three decimals.
+/// The same values as CSV (R-DAT-5), one row per interval, kWh with three decimals (the
+/// whole Wh, written exactly).
 fn csv_answer(ean: &Ean, what: DataKind, gas: bool, values: &[w::EnergyValue]) -> Response {
-    let n = |x: Option<f64>| x.map(|v| format!("{v:.3}")).unwrap_or_default();
+    let n = |x: Option<domain::Energy>| x.map(domain::Energy::kwh_text).unwrap_or_default();
     let q = |q: w::Quality| match q {
         w::Quality::Measured => "measured",
         w::Quality::Estimated => "estimated",
@@ -202,13 +214,13 @@ fn csv_answer(ean: &Ean, what: DataKind, gas: bool, values: &[w::EnergyValue]) -
                     "{},{},{},{},{}\n",
                     e.start,
                     e.end,
-                    n(e.offtake_kwh),
-                    n(e.injection_kwh),
+                    n(e.offtake_wh),
+                    n(e.injection_wh),
                     q(e.quality)
                 )
             }
             w::EnergyValue::Gas(g) => {
-                format!("{},{},{},,{}\n", g.start, g.end, n(g.kwh), q(g.quality))
+                format!("{},{},{},,{}\n", g.start, g.end, n(g.energy_wh), q(g.quality))
             }
         };
         out.push_str(&line);
@@ -326,10 +338,10 @@ pub(crate) async fn stream(
                 let sample = w::LiveSample {
                     dongle: live.dongle.clone(),
                     captured_at: live.captured_at,
-                    import_wh: live.import_wh,
-                    export_wh: live.export_wh,
-                    power_import_w: live.power_import_w,
-                    power_export_w: live.power_export_w,
+                    import_wh: live.import,
+                    export_wh: live.export,
+                    power_import_w: live.power_import,
+                    power_export_w: live.power_export,
                 };
                 let ev = match Event::default().event("sample").json_data(&sample) {
                     Ok(ev) => ev,

@@ -389,7 +389,7 @@ fn client_plain() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-async fn quarters(w: &World, token: &str) -> Vec<(String, f64)> {
+async fn quarters(w: &World, token: &str) -> Vec<(String, u64)> {
     let r = get(&format!("{}/api/esp/v1/points/{}/energy?{}", w.app.url(), w.dsp1, hour()), token)
         .await;
     if r.status() == 403 {
@@ -400,7 +400,7 @@ async fn quarters(w: &World, token: &str) -> Vec<(String, f64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|q| (q["start"].as_str().unwrap().to_owned(), q["offtake_kwh"].as_f64().unwrap()))
+        .map(|q| (q["start"].as_str().unwrap().to_owned(), q["offtake_wh"].as_u64().unwrap()))
         .collect()
 }
 
@@ -411,7 +411,7 @@ async fn a_backdated_customer_switch_cuts_the_esp_and_the_old_grid_user_at_its_d
         let u = w.app.url();
         let before = quarters(&w, &w.tokens["esp_a"]).await;
         assert_eq!(before.len(), 4, "{db}: {before:?}");
-        assert!(before.iter().all(|(_, kwh)| (kwh - 0.25).abs() < 0.002), "{before:?}");
+        assert!(before.iter().all(|(_, wh)| wh.abs_diff(250) <= 2), "{before:?}");
         // A supplier switch changes nothing (R-MAN-5).
         ok_json(
             post(&format!("{u}/api/admin/v1/market-scenarios"), ADMIN,
@@ -763,6 +763,16 @@ async fn bad_requests_get_stable_codes() {
     let csv = r.text().await.unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
     assert!(csv.starts_with("start,end,offtake_kwh,injection_kwh,quality\n"), "{csv}");
+    // kWh with three decimals, written from the whole Wh the JSON gives.
+    let json =
+        ok_json(get(&format!("{u}/api/esp/v1/points/{d1}/energy?{}", hour()), a).await).await;
+    for (line, v) in csv.lines().skip(1).zip(json["values"].as_array().unwrap()) {
+        let field = line.split(',').nth(2).unwrap();
+        match v["offtake_wh"].as_u64() {
+            Some(wh) => assert_eq!(field, format!("{}.{:03}", wh / 1000, wh % 1000), "{line}"),
+            None => assert_eq!(field, "", "{line}"),
+        }
+    }
 }
 
 #[tokio::test]

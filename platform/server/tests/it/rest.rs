@@ -37,8 +37,8 @@ async fn rest_ingest_stores_once_and_derives_quarter_hours() {
         let q = q.as_array().unwrap();
         assert_eq!(q.len(), 2, "{db}: {q:?}");
         for i in q {
-            let kwh = i["offtake_kwh"].as_f64().unwrap();
-            assert!((kwh - 0.25).abs() < 0.002, "{db}: {kwh}");
+            let wh = i["offtake_wh"].as_u64().unwrap();
+            assert!(wh.abs_diff(250) <= 2, "{db}: {wh}");
         }
         let health: serde_json::Value = client()
             .get(format!("{}/health", app.url()))
@@ -61,12 +61,12 @@ async fn amr_batches_need_the_head_end_token_and_are_idempotent() {
         quarters: (0..96)
             .map(|q| wire::ingest::v1::AmrQuarter {
                 start: t0() + clock::SignedDuration::from_secs(q * 900),
-                active_import_wh: 2500.0,
-                active_export_wh: 0.0,
-                reactive_import_varh: 1200.0,
-                reactive_export_varh: 0.0,
-                production_wh: 0.0,
-                auxiliary_wh: 4.0,
+                active_import_wh: domain::Energy::wh(2500),
+                active_export_wh: domain::Energy::ZERO,
+                reactive_import_varh: domain::ReactiveEnergy::varh(1200),
+                reactive_export_varh: domain::ReactiveEnergy::ZERO,
+                production_wh: domain::Energy::ZERO,
+                auxiliary_wh: domain::Energy::wh(4),
             })
             .collect(),
     };

@@ -7,7 +7,7 @@
 #![allow(missing_docs)]
 
 use calendar::Timestamp;
-use domain::Rfc3339;
+use domain::{Power, Rfc3339, Voltage};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -62,14 +62,18 @@ pub struct MeterLive {
     pub rig: String,
     pub variant: String,
     pub tariff: u8,
-    pub import_w: f64,
-    pub export_w: f64,
-    /// Voltage per phase (one entry for a single-phase meter).
-    pub voltage_v: Vec<f64>,
-    pub month_peak_kw: f64,
-    /// Power in W over the last minutes, oldest first.
+    /// Offtake power now.
+    pub import_w: Power,
+    /// Injection power now.
+    pub export_w: Power,
+    /// Voltage per phase, dV (one entry for a single-phase meter).
+    pub voltage_dv: Vec<Voltage>,
+    /// This month's peak quarter hour, when the meter has the register and a peak yet.
+    pub month_peak_w: Option<Power>,
+    /// Net power (offtake minus injection) in W over the last minutes, oldest first: a chart
+    /// series, signed.
     pub power_history: Vec<f64>,
-    /// Voltage in V over the last minutes, oldest first.
+    /// Voltage in V over the last minutes, oldest first: a chart series.
     pub voltage_history: Vec<f64>,
     /// The last telegram, decoded one line per object, like `1-0:1.8.1 000123.456 kWh`.
     pub last_telegram: Vec<String>,

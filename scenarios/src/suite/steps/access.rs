@@ -6,6 +6,8 @@ use super::{bxl, bxl_all, local};
 use crate::suite::{LabWorld, lab};
 use ::clock::Timestamp;
 use cucumber::{given, then, when};
+use domain::Energy;
+use wire::api::v1 as w;
 
 #[given(expr = "{word} is the grid user of the {word} meter's access point")]
 async fn grid_user(w: &mut LabWorld, g: String, variant: String) {
@@ -220,16 +222,27 @@ async fn reads_as(w: &mut LabWorld, party: String, n: usize, variant: &str, from
         .energy(&party, variant, "quarter-hour", local(from), local(to))
         .await);
     assert!(a.status == 200 || a.status == 403, "{party}: {} {:?}", a.status, a.body);
-    let got = if a.status == 403 { 0 } else { a.body["values"].as_array().map_or(0, Vec::len) };
-    assert_eq!(got, n, "{party} reads {got} quarter hours: {:?}", a.body);
-    if let Some(values) = a.body["values"].as_array() {
-        // Measured values with their quality, never gaps filled in.
-        for v in values {
-            assert!(v["offtake_kwh"].as_f64().is_some(), "{v}");
-            assert!(v["injection_kwh"].as_f64().is_some(), "{v}");
-            assert_eq!(v["quality"], "measured", "{v}");
-        }
+    let values = if a.status == 403 { Vec::new() } else { electricity(&a) };
+    assert_eq!(values.len(), n, "{party} reads {} quarter hours: {:?}", values.len(), a.body);
+    // Measured values with their quality, never gaps filled in.
+    for v in values {
+        assert!(v.offtake_wh.is_some() && v.injection_wh.is_some(), "{v:?}");
+        assert_eq!(v.quality, w::Quality::Measured, "{v:?}");
     }
+}
+
+/// The electricity values of an energy answer, read as the API's own type (a document that
+/// is not one fails the step).
+fn electricity(a: &crate::access::Answer) -> Vec<w::ElectricityValue> {
+    let doc: w::Energy = serde_json::from_value(a.body.clone())
+        .unwrap_or_else(|e| panic!("not an energy document ({e}): {}", a.body));
+    doc.values
+        .into_iter()
+        .map(|v| match v {
+            w::EnergyValue::Electricity(e) => e,
+            w::EnergyValue::Gas(g) => panic!("gas where electricity was asked: {g:?}"),
+        })
+        .collect()
 }
 
 #[then(expr = "ESP {word} reads {int} quarter hours of the {word} meter from {word} to {word}")]
@@ -349,17 +362,14 @@ async fn day_and_quarters(
     esp: &str,
     variant: &str,
     day: &str,
-) -> (f64, Vec<f64>) {
+) -> (Option<Energy>, Vec<Energy>) {
     let (from, to) = ::clock::day_bounds(::clock::local_date(local(day)));
     let party = format!("esp:{esp}");
     let q = lab(w.lab().await.access.energy(&party, variant, "quarter-hour", from, to).await);
     let d = lab(w.lab().await.access.energy(&party, variant, "day", from, to).await);
     assert_eq!((q.status, d.status), (200, 200), "{:?} {:?}", q.body, d.body);
-    let quarters: Vec<f64> = q.body["values"]
-        .as_array()
-        .map(|v| v.iter().filter_map(|x| x["offtake_kwh"].as_f64()).collect())
-        .unwrap_or_default();
-    let day = d.body["values"][0]["offtake_kwh"].as_f64().unwrap_or(f64::NAN);
+    let quarters = electricity(&q).iter().filter_map(|v| v.offtake_wh).collect();
+    let day = electricity(&d).first().and_then(|v| v.offtake_wh);
     (day, quarters)
 }
 
@@ -369,10 +379,10 @@ async fn day_and_quarters(
 async fn day_is_sum(w: &mut LabWorld, esp: String, day: String, variant: String) {
     let (volume, quarters) = day_and_quarters(w, &esp, &variant, &day).await;
     assert_eq!(quarters.len(), 96, "a summer day has 96 quarters");
-    let sum: f64 = quarters.iter().sum();
-    // Both come from register differences; the API rounds each value to the Wh.
-    assert!((volume - sum).abs() <= 0.0005 * 97.0, "day {volume} kWh, quarters sum to {sum}");
-    assert!(volume > 1.0, "a household draws more than 1 kWh a day: {volume}");
+    let sum: Energy = quarters.iter().copied().sum();
+    // Both are register differences, each boundary read once: they add up to the Wh.
+    assert_eq!(volume, Some(sum), "the day against the sum of its quarters");
+    assert!(sum > Energy::wh(1000), "a household draws more than 1 kWh a day: {sum}");
 }
 
 #[then(
@@ -380,15 +390,17 @@ async fn day_is_sum(w: &mut LabWorld, esp: String, day: String, variant: String)
 )]
 async fn month_peak(w: &mut LabWorld, esp: String, variant: String, day: String) {
     let (_, quarters) = day_and_quarters(w, &esp, &variant, &day).await;
-    let highest = quarters.iter().cloned().fold(f64::MIN, f64::max);
+    let highest = quarters.iter().copied().max().expect("quarter hours of the day");
     let a = lab(w.lab().await.access.months(&esp, &variant, "2026-06-01", "2026-07-01").await);
     assert_eq!(a.status, 200, "{:?}", a.body);
-    let e = &a.body["months"][0]["electricity"];
-    let kw = e["offtake_peak"]["kw"].as_f64().unwrap_or(f64::NAN);
-    // R-DAT-3: the peak is the highest quarter-hour value, as power (kWh × 4).
-    assert!((kw - highest * 4.0).abs() < 0.005, "peak {kw} kW, highest quarter {highest} kWh");
+    let month: w::MonthFigures = serde_json::from_value(a.body["months"][0].clone())
+        .unwrap_or_else(|e| panic!("not a month ({e}): {}", a.body));
+    let e = month.electricity;
+    let peak = e.offtake_peak.expect("a peak").power_w;
+    // R-DAT-3: the peak is the highest quarter-hour value, as power (Wh × 4, exactly).
+    assert_eq!(peak.as_w(), highest.as_wh() * 4, "peak against the highest quarter {highest}");
     // A month with missing days has no volume: a partial sum would read as a small month.
-    assert!(e["offtake_kwh"].is_null(), "{e}");
+    assert_eq!(e.offtake_wh, None, "{e:?}");
 }
 
 #[then(
@@ -400,12 +412,11 @@ async fn csv_matches(w: &mut LabWorld, esp: String, day: String, variant: String
     let csv = lab(w.lab().await.access.energy_csv(&esp, &variant, "quarter-hour", from, to).await);
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("start,end,offtake_kwh,injection_kwh,quality"));
-    let values: Vec<f64> = lines
-        .map(|l| l.split(',').nth(2).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN))
-        .collect();
+    let values: Vec<&str> = lines.map(|l| l.split(',').nth(2).unwrap_or("")).collect();
     assert_eq!(values.len(), quarters.len());
+    // kWh with three decimals: the JSON's whole Wh, written exactly.
     for (c, j) in values.iter().zip(&quarters) {
-        assert!((c - j).abs() < 1e-9, "CSV {c} vs JSON {j}");
+        assert_eq!(*c, j.kwh_text(), "CSV {c} vs JSON {j}");
     }
 }
 

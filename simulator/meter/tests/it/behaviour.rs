@@ -151,10 +151,10 @@ fn amr_meter_closes_quarter_hours_including_dst_days() {
     let autumn = day("2026-10-25");
     assert_eq!(autumn.len(), 100);
     let recs = day("2026-06-10");
-    let import: f64 = recs.iter().map(|r| r.active_import_wh).sum();
-    let production: f64 = recs.iter().map(|r| r.production_wh).sum();
+    let import: domain::Energy = recs.iter().map(|r| r.active_import_wh).sum();
+    let production: domain::Energy = recs.iter().map(|r| r.production_wh).sum();
     // 50 MWh a year is ≈137 kWh a day; on a sunny June weekday 20 kWp of PV covers much of it.
-    assert!(import > 20_000.0 && production > 40_000.0, "{import} {production}");
-    assert!(recs.iter().all(|r| r.reactive_import_varh >= 0.0 && r.auxiliary_wh > 0.0));
+    assert!(import.as_wh() > 20_000 && production.as_wh() > 40_000, "{import} {production}");
+    assert!(recs.iter().all(|r| r.auxiliary_wh > domain::Energy::ZERO));
     assert!(Meter::new(v, &"business".parse().unwrap(), 1, Timestamp::UNIX_EPOCH).is_err());
 }

@@ -3,7 +3,7 @@
 use super::IsoDate;
 use calendar::Timestamp;
 use calendar::civil::Date;
-use domain::Rfc3339;
+use domain::{Energy, Power, Rfc3339, Volume};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +30,7 @@ pub enum MissingCause {
 }
 
 /// A quarter hour (electricity).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Interval {
     /// Start.
     #[schemars(with = "Rfc3339")]
@@ -38,10 +38,10 @@ pub struct Interval {
     /// End (exclusive).
     #[schemars(with = "Rfc3339")]
     pub end: Timestamp,
-    /// Offtake, kWh.
-    pub offtake_kwh: Option<f64>,
-    /// Injection, kWh.
-    pub injection_kwh: Option<f64>,
+    /// Offtake, Wh.
+    pub offtake_wh: Option<Energy>,
+    /// Injection, Wh.
+    pub injection_wh: Option<Energy>,
     /// Quality.
     pub quality: Quality,
     /// Why missing.
@@ -49,7 +49,7 @@ pub struct Interval {
 }
 
 /// A Brussels day (92, 96 or 100 quarter hours).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DayVolume {
     /// The day.
     #[schemars(with = "IsoDate")]
@@ -62,10 +62,10 @@ pub struct DayVolume {
     pub end: Timestamp,
     /// Its quarter hours.
     pub quarters: u32,
-    /// Offtake, kWh.
-    pub offtake_kwh: Option<f64>,
-    /// Injection, kWh.
-    pub injection_kwh: Option<f64>,
+    /// Offtake, Wh.
+    pub offtake_wh: Option<Energy>,
+    /// Injection, Wh.
+    pub injection_wh: Option<Energy>,
     /// Quality.
     pub quality: Quality,
     /// Why missing.
@@ -73,38 +73,38 @@ pub struct DayVolume {
 }
 
 /// A month's peak quarter hour (electricity, R-DAT-3).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Peak {
     /// Its start.
     #[schemars(with = "Rfc3339")]
     pub start: Timestamp,
-    /// Mean power over it, kW.
-    pub kw: f64,
+    /// Mean power over it, W (its Wh × 4).
+    pub power_w: Power,
     /// Quality.
     pub quality: Quality,
 }
 
 /// A month's peak hour (gas).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GasPeak {
     /// Its start.
     #[schemars(with = "Rfc3339")]
     pub start: Timestamp,
-    /// Volume, m³.
-    pub m3: f64,
-    /// Mean power, kW.
-    pub kw: f64,
+    /// Volume, dm³.
+    pub volume_dm3: Volume,
+    /// Mean power, W.
+    pub power_w: Power,
     /// Quality.
     pub quality: Quality,
 }
 
 /// A month of electricity.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ElectricityMonth {
-    /// Offtake, kWh (the sum of its days).
-    pub offtake_kwh: Option<f64>,
-    /// Injection, kWh.
-    pub injection_kwh: Option<f64>,
+    /// Offtake, Wh (the sum of its days).
+    pub offtake_wh: Option<Energy>,
+    /// Injection, Wh.
+    pub injection_wh: Option<Energy>,
     /// Quality.
     pub quality: Quality,
     /// Days with a value.
@@ -120,12 +120,12 @@ pub struct ElectricityMonth {
 }
 
 /// A month of gas.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GasMonth {
-    /// Volume, m³.
-    pub m3: Option<f64>,
-    /// Energy, kWh.
-    pub kwh: Option<f64>,
+    /// Volume, dm³.
+    pub volume_dm3: Option<Volume>,
+    /// Energy, Wh.
+    pub energy_wh: Option<Energy>,
     /// Quality.
     pub quality: Quality,
     /// Days with a value.
@@ -139,7 +139,7 @@ pub struct GasMonth {
 }
 
 /// A Brussels month's figures (R-DAT-3).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MonthFigures {
     /// Its first day.
     #[schemars(with = "IsoDate")]

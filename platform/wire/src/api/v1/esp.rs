@@ -5,7 +5,7 @@ use super::Code;
 use super::data::{MonthFigures, Quality};
 use super::registers::{MandateView, Scope};
 use calendar::Timestamp;
-use domain::{Ean, LocalTime, Rfc3339};
+use domain::{Ean, LocalTime, Power, Rfc3339, Volume};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -78,10 +78,10 @@ pub struct ElectricityValue {
     /// End (exclusive).
     #[schemars(with = "Rfc3339")]
     pub end: Timestamp,
-    /// Offtake, kWh (three decimals: whole Wh).
-    pub offtake_kwh: Option<f64>,
-    /// Injection, kWh.
-    pub injection_kwh: Option<f64>,
+    /// Offtake, Wh.
+    pub offtake_wh: Option<domain::Energy>,
+    /// Injection, Wh.
+    pub injection_wh: Option<domain::Energy>,
     /// Quality.
     pub quality: Quality,
 }
@@ -96,8 +96,10 @@ pub struct GasValue {
     /// End (exclusive).
     #[schemars(with = "Rfc3339")]
     pub end: Timestamp,
-    /// Energy, kWh.
-    pub kwh: Option<f64>,
+    /// Volume, dm³.
+    pub volume_dm3: Option<Volume>,
+    /// Energy, Wh (the volume at the gas conversion factor).
+    pub energy_wh: Option<domain::Energy>,
     /// Quality.
     pub quality: Quality,
 }
@@ -109,7 +111,7 @@ pub struct Energy {
     pub point: Ean,
     /// `quarter-hour`, `hour` or `day`.
     pub granularity: String,
-    /// Always `kWh`.
+    /// Always `Wh`: every value is a whole number of Wh (gas also in dm³).
     pub unit: String,
     /// Period start.
     #[schemars(with = "Rfc3339")]
@@ -152,13 +154,13 @@ pub struct LiveSample {
     #[schemars(with = "Rfc3339")]
     pub captured_at: Timestamp,
     /// Offtake register, Wh.
-    pub import_wh: u64,
+    pub import_wh: domain::Energy,
     /// Injection register, Wh.
-    pub export_wh: u64,
+    pub export_wh: domain::Energy,
     /// Offtake power, W.
-    pub power_import_w: u32,
+    pub power_import_w: Power,
     /// Injection power, W.
-    pub power_export_w: u32,
+    pub power_export_w: Power,
 }
 
 /// `POST /api/esp/v1/mandates/status` (R-MAN-8).
