@@ -35,6 +35,17 @@ pub struct LabMeter {
     pub station: runner::Station,
 }
 
+/// The longest step of [`Lab::run_for`]: the platform's supervision judges silence and
+/// staleness on its ticks, and ten seconds is the longest telegram interval of the catalogue,
+/// so no tick comes later than a telegram would.
+pub const MAX_STEP: SignedDuration = SignedDuration::from_secs(10);
+
+/// `t` rounded up to a whole second.
+fn ceil_second(t: Timestamp) -> Timestamp {
+    let floor = Timestamp::from_second(t.as_second()).unwrap_or(t);
+    if floor < t { floor + SignedDuration::from_secs(1) } else { floor }
+}
+
 /// The lab of one scenario.
 pub struct Lab {
     /// The platform.
@@ -204,12 +215,14 @@ impl Lab {
         }
     }
 
-    /// Runs the lab for `duration`, second by second.
+    /// Runs the lab for `duration`, from one deadline to the next: the earliest instant a
+    /// station (meter, cable, dongle) or the booking ledger has something to do, in whole
+    /// seconds, and at most [`MAX_STEP`] apart.
     pub async fn run_for(&mut self, duration: SignedDuration) -> Result<()> {
         let end = self.now() + duration;
         let mut t = self.now();
         while t < end {
-            t += SignedDuration::from_secs(1);
+            t = self.next_step(t, end);
             self.clock.set(t).map_err(|e| anyhow!("{e}"))?;
             for e in self.ledger.tick(t) {
                 let live = matches!(e, booking::LedgerEvent::Activated { .. });
@@ -250,6 +263,22 @@ impl Lab {
             self.app.ingest.tick();
         }
         Ok(())
+    }
+
+    /// The instant after `t` the lab steps to: the earliest station deadline or slot boundary,
+    /// rounded up to a whole second (the lab's resolution), at least a second and at most
+    /// [`MAX_STEP`] after `t`, and not past `end` unless a second is all that is left.
+    fn next_step(&self, t: Timestamp, end: Timestamp) -> Timestamp {
+        let second = SignedDuration::from_secs(1);
+        let due = self
+            .meters
+            .iter()
+            .map(|m| m.station.next_deadline())
+            .chain(self.ledger.next_boundary(t))
+            .min()
+            .unwrap_or(end);
+        let due = ceil_second(due).clamp(t + second, t + MAX_STEP);
+        due.min(end).max(t + second)
     }
 
     /// Uploads the platform stored for a meter's dongle.

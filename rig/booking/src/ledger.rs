@@ -641,6 +641,22 @@ impl Ledger {
         self.agreement(slot.agreement)
     }
 
+    /// The first slot boundary after `after` that [`Ledger::tick`] acts on: the start of a
+    /// booked slot or the end of a booked or active one. A driver that moves time in jumps
+    /// stops there, so slots open and close on time.
+    pub fn next_boundary(&self, after: Timestamp) -> Option<Timestamp> {
+        self.slots
+            .iter()
+            .flat_map(|s| match s.state {
+                SlotState::Booked => [Some(s.start), Some(s.end)],
+                SlotState::Active => [None, Some(s.end)],
+                _ => [None, None],
+            })
+            .flatten()
+            .filter(|&b| b > after)
+            .min()
+    }
+
     /// The calendar of `rig`: slots occupying part of `[from, to)`, by start. Cancelled slots
     /// are left out (they stay in [`Ledger::all_slots`] and the audit log).
     pub fn slots(&self, rig: &str, from: Timestamp, to: Timestamp) -> Vec<&Slot> {

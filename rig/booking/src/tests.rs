@@ -556,6 +556,22 @@ fn a_started_slot_cannot_be_cancelled_only_stopped() {
 // ---- tick ------------------------------------------------------------------------------------
 
 #[test]
+fn the_next_boundary_is_the_next_start_or_end_tick_acts_on() {
+    let mut lab = lab();
+    let code = lab.code_a.clone();
+    assert_eq!(lab.ledger.next_boundary(lab.now), None, "no slot, no boundary");
+    let start = at(lab.now, days(8));
+    lab.ledger.book(lab.now, lab.a, &code, "rig-b", start).unwrap();
+    let end = at(start, h(22));
+    assert_eq!(lab.ledger.next_boundary(lab.now), Some(start));
+    assert_eq!(lab.ledger.next_boundary(start), Some(end), "after the start, its end");
+    lab.ledger.tick(start);
+    assert_eq!(lab.ledger.next_boundary(start), Some(end), "an active slot's end");
+    lab.ledger.tick(end);
+    assert_eq!(lab.ledger.next_boundary(start), None, "an ended slot has none");
+}
+
+#[test]
 fn tick_activates_at_start_and_hard_stops_at_the_end_with_a_release() {
     let mut lab = lab();
     let code = lab.code_a.clone();
