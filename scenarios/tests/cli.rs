@@ -614,7 +614,8 @@ fn fifty_parallel_bookings_from_the_shell_neither_collide_nor_lie() {
         // the rig is taken, never the database's own text.
         let same = race(&|_| day(200));
         let wins = same.iter().filter(|o| o.status.success()).count();
-        assert_eq!(wins, 1, "{db}");
+        let told: Vec<String> = same.iter().map(|o| text(&o.stderr)).collect();
+        assert_eq!(wins, 1, "{db}: {told:#?}");
         for o in same.iter().filter(|o| !o.status.success()) {
             let e = text(&o.stderr);
             assert!(e.contains("rig-a is taken"), "{db}: {e}");

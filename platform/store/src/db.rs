@@ -43,11 +43,24 @@ pub struct Migration {
 }
 
 /// Connects: `sqlite:PATH` creates the file if needed and runs it in WAL mode;
-/// `sqlite::memory:` is a private in-memory database; `postgres://…` a server.
+/// `sqlite::memory:` is a private in-memory database; `postgres://…` a server, with up to
+/// eight connections (a platform serving requests).
 pub async fn connect(url: &str) -> Result<(AnyPool, Backend), StoreError> {
+    connect_with(url, 8).await
+}
+
+/// Connects with at most two connections to a PostgreSQL server: for stores a process uses
+/// now and then (the booking ledger of a `meterlab book` command or of `meterlab up`). Fifty
+/// such commands started together must not exhaust the server's `max_connections` (100 by
+/// default), or they would fail waiting for a connection instead of queueing on the lock.
+pub async fn connect_small(url: &str) -> Result<(AnyPool, Backend), StoreError> {
+    connect_with(url, 2).await
+}
+
+async fn connect_with(url: &str, pg_max: u32) -> Result<(AnyPool, Backend), StoreError> {
     sqlx::any::install_default_drivers();
     let (kind, url, max) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        (Backend::Postgres, url.to_owned(), 8)
+        (Backend::Postgres, url.to_owned(), pg_max)
     } else if url == "sqlite::memory:" {
         // Each connection to `:memory:` is its own database: keep exactly one.
         (Backend::Sqlite, url.to_owned(), 1)

@@ -21,7 +21,7 @@ pub struct SqlLedger {
 impl SqlLedger {
     /// Connects (as `store::open` does) and brings the ledger's tables up to date.
     pub async fn open(url: &str) -> Result<SqlLedger, LedgerError> {
-        let (pool, kind) = store::db::connect(url).await?;
+        let (pool, kind) = store::db::connect_small(url).await?;
         store::db::migrate(&pool, kind, "ledger_migrations", MIGRATIONS).await?;
         Ok(SqlLedger { pool, kind })
     }

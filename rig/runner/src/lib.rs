@@ -197,7 +197,13 @@ async fn run_station(
                 break;
             }
         }
-        let step = station.step(clock.now().max(due));
+        // A late wake-up (a loaded machine under an accelerated clock) may land past the hard
+        // stop: nothing happens at or after it, not even the step that was due before it.
+        let now = clock.now().max(due);
+        if until.is_some_and(|u| now >= u) {
+            break;
+        }
+        let step = station.step(now);
         if step.telegram {
             stats.telegrams.fetch_add(1, Ordering::Relaxed);
         }
