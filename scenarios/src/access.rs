@@ -274,11 +274,25 @@ impl AccessClient {
                 channel: domain::Channel::Api,
                 status: domain::ContractStatus::Active,
                 webhook_url: url,
-                services: vec![domain::Service {
-                    id: "live".to_owned(),
-                    name: "Live power".to_owned(),
-                    needs: vec![domain::DataKind::Nrt],
-                }],
+                // A live service under consents, and one reading the meter data mandates
+                // give: only what a service needs is served (R-NRT-8).
+                services: vec![
+                    domain::Service {
+                        id: "live".to_owned(),
+                        name: "Live power".to_owned(),
+                        needs: vec![domain::DataKind::Nrt],
+                    },
+                    domain::Service {
+                        id: "insights".to_owned(),
+                        name: "Energy insights".to_owned(),
+                        needs: vec![
+                            domain::DataKind::Day,
+                            domain::DataKind::QuarterHour,
+                            domain::DataKind::Hour,
+                            domain::DataKind::MonthPeak,
+                        ],
+                    },
+                ],
             },
         };
         let onboarded: w::EspOnboarded = self.admin_ok("/api/admin/v1/esps", &body).await?;

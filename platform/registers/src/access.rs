@@ -6,7 +6,7 @@
 //! a revocation from leaking data, whatever range the caller asks for.
 
 use calendar::Timestamp;
-use domain::{ContractStatus, DataKind, Ean, GridUserId, Kbo};
+use domain::{Channel, ContractStatus, DataKind, Ean, Esp, GridUserId, Kbo};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -63,6 +63,13 @@ pub enum Refusal {
     /// The ESP's contract is not active, or the ESP is unknown.
     #[error("the ESP's data-access contract is not active")]
     EspNotActive,
+    /// The ESP's contract names the portal as its channel: it reads nothing through the API.
+    #[error("the ESP's data-access contract names the portal as its channel, not the API")]
+    WrongChannel,
+    /// No service of the ESP's catalogue needs this data (R-NRT-8), or the consent's service
+    /// does not need near-real-time data.
+    #[error("no service of the ESP's catalogue needs this data: only what a service needs is sent")]
+    NotNeeded,
     /// The role never reads meter data.
     #[error("this role does not read meter data")]
     ForbiddenRole,
@@ -81,6 +88,8 @@ impl Refusal {
             Self::OutsideOccupancy => "outside_occupancy",
             Self::OutsidePeriod => "outside_period",
             Self::EspNotActive => "esp_not_active",
+            Self::WrongChannel => "wrong_channel",
+            Self::NotNeeded => "not_needed",
             Self::ForbiddenRole => "forbidden_role",
         }
     }
@@ -154,8 +163,12 @@ impl Registers {
                 }
             }
             Party::Esp(k) => {
-                if self.esps.get(k).is_none_or(|e| e.status != ContractStatus::Active) {
+                let Some(esp) = self.esps.get(k).filter(|e| e.status == ContractStatus::Active)
+                else {
                     return Decision::refuse(Refusal::EspNotActive);
+                };
+                if let Some(r) = Self::contract_refusal(esp, what) {
+                    return Decision::refuse(r);
                 }
                 match what {
                     DataKind::MandateStatus => Decision::allow(asked, None),
@@ -171,6 +184,18 @@ impl Registers {
         }
     }
 
+    /// What the ESP's contract itself rules out, whatever its mandates and consents: another
+    /// channel than the API (every read here comes through the API), or data no service of
+    /// its catalogue needs (R-NRT-8). Its own mandates' status is always its to read.
+    fn contract_refusal(esp: &Esp, what: DataKind) -> Option<Refusal> {
+        if esp.channel != Channel::Api {
+            return Some(Refusal::WrongChannel);
+        }
+        let needed =
+            what == DataKind::MandateStatus || esp.services.iter().any(|s| s.needs.contains(&what));
+        (!needed).then_some(Refusal::NotNeeded)
+    }
+
     /// The answer for a point that does not exist: staff learn so; anyone else gets exactly
     /// the refusal of a point that exists but is not theirs, so no answer tells whether an
     /// EAN is registered (an existence oracle).
@@ -179,15 +204,18 @@ impl Registers {
             Party::Admin => Decision::refuse(Refusal::UnknownPoint),
             Party::Operator => Decision::refuse(Refusal::ForbiddenRole),
             Party::GridUser(_) => Decision::refuse(Refusal::OutsideOccupancy),
-            Party::Esp(k)
-                if self.esps.get(k).is_none_or(|e| e.status != ContractStatus::Active) =>
-            {
-                Decision::refuse(Refusal::EspNotActive)
+            Party::Esp(k) => {
+                let refusal = match self.esps.get(k) {
+                    Some(e) if e.status == ContractStatus::Active => {
+                        Self::contract_refusal(e, what).unwrap_or(match what {
+                            DataKind::Nrt => Refusal::NoConsent,
+                            _ => Refusal::NoMandate,
+                        })
+                    }
+                    _ => Refusal::EspNotActive,
+                };
+                Decision::refuse(refusal)
             }
-            Party::Esp(_) => match what {
-                DataKind::Nrt => Decision::refuse(Refusal::NoConsent),
-                _ => Decision::refuse(Refusal::NoMandate),
-            },
         }
     }
 
@@ -258,13 +286,20 @@ impl Registers {
     ) -> Decision {
         let mut windows = Vec::new();
         let mut basis = None;
-        let mut live = false;
+        let (mut live, mut needed) = (false, false);
         for c in self
             .consents
             .iter()
             .filter(|c| c.esp == *esp && c.is_live(now) && self.consent_on(c, point))
         {
             live = true;
+            // A consent is to one service: it gives near-real-time data only if that service
+            // needs it (R-NRT-8).
+            let service = self.esps.get(esp).and_then(|e| e.service(&c.service));
+            if !service.is_some_and(|s| s.needs.contains(&DataKind::Nrt)) {
+                continue;
+            }
+            needed = true;
             let granted = normalize(vec![(c.granted_at, end(c.revoked_at))]);
             let own = intersect(&granted, &self.occupancy_windows(ap, &c.grid_user));
             let found = intersect(&own, asked);
@@ -275,6 +310,9 @@ impl Registers {
         }
         if !live {
             return Decision::refuse(Refusal::NoConsent);
+        }
+        if !needed {
+            return Decision::refuse(Refusal::NotNeeded);
         }
         if windows.is_empty() {
             return Decision::refuse(Refusal::OutsidePeriod);

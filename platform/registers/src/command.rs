@@ -30,6 +30,27 @@ pub enum Command {
         /// The ESP.
         esp: Esp,
     },
+    /// Suspends an ESP's data-access contract (a failed certification check, a breach): its
+    /// access ends at once on every point (R-ACC-2); its mandates and consents stay, and serve
+    /// again when it is reinstated.
+    SuspendEsp {
+        /// The ESP.
+        esp: Kbo,
+        /// Why, for the ESP and the audit trail.
+        reason: String,
+    },
+    /// Reinstates a suspended ESP.
+    ReinstateEsp {
+        /// The ESP.
+        esp: Kbo,
+    },
+    /// Sets (or removes) the URL an ESP receives its webhooks at.
+    SetWebhook {
+        /// The ESP.
+        esp: Kbo,
+        /// The URL; `None` stops webhooks.
+        url: Option<String>,
+    },
     /// Links a dongle to a meter and data service point (replaces the dongle's earlier link).
     LinkDongle {
         /// The link.
@@ -123,6 +144,9 @@ impl Command {
         match self {
             Self::RegisterAccessPoint { .. } => "register_access_point",
             Self::RegisterEsp { .. } => "register_esp",
+            Self::SuspendEsp { .. } => "suspend_esp",
+            Self::ReinstateEsp { .. } => "reinstate_esp",
+            Self::SetWebhook { .. } => "set_webhook",
             Self::LinkDongle { .. } => "link_dongle",
             Self::RequestMandate { .. } => "request_mandate",
             Self::ApproveMandate { .. } => "approve_mandate",

@@ -133,6 +133,16 @@ pub enum RegisterError {
         /// What.
         what: String,
     },
+    /// The ESP's contract is not in a state the action applies to.
+    #[error("ESP {esp} cannot be {action}: its data-access contract is {state}")]
+    EspState {
+        /// The ESP.
+        esp: Kbo,
+        /// What was asked (`suspended`, `reinstated`).
+        action: &'static str,
+        /// Its state now.
+        state: &'static str,
+    },
 }
 
 impl RegisterError {
@@ -154,6 +164,7 @@ impl RegisterError {
             Self::BackdateTooFar { .. } => "backdate_too_far",
             Self::ScenarioIncomplete { .. } => "scenario_incomplete",
             Self::Duplicate { .. } => "duplicate",
+            Self::EspState { .. } => "esp_state",
         }
     }
 }

@@ -27,6 +27,10 @@ pub enum NotificationKind {
     ConsentGranted,
     /// An NRT consent was revoked, by the grid user or a market scenario.
     ConsentRevoked,
+    /// An ESP's contract was suspended: its access ended on every point (R-ACC-2).
+    EspSuspended,
+    /// A suspended ESP was reinstated.
+    EspReinstated,
 }
 
 impl NotificationKind {
@@ -42,6 +46,8 @@ impl NotificationKind {
             Self::PeriodTruncated => "period_truncated",
             Self::ConsentGranted => "consent_granted",
             Self::ConsentRevoked => "consent_revoked",
+            Self::EspSuspended => "esp_suspended",
+            Self::EspReinstated => "esp_reinstated",
         }
     }
 }

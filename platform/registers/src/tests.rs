@@ -79,11 +79,18 @@ fn esp(kbo: Kbo, status: ContractStatus) -> Esp {
         channel: Channel::Api,
         status,
         webhook_url: Some("https://esp.example/hook".into()),
-        services: vec![Service {
-            id: "self-consumption".into(),
-            name: "Self-consumption".into(),
-            needs: vec![DataKind::Nrt, DataKind::QuarterHour],
-        }],
+        services: vec![
+            Service {
+                id: "self-consumption".into(),
+                name: "Self-consumption".into(),
+                needs: vec![DataKind::Nrt, DataKind::QuarterHour],
+            },
+            Service {
+                id: "insights".into(),
+                name: "Monthly insights".into(),
+                needs: vec![DataKind::Day, DataKind::Hour, DataKind::MonthPeak],
+            },
+        ],
     }
 }
 
@@ -1249,4 +1256,101 @@ fn wire_forms_are_stable() {
     );
     assert_eq!(Refusal::OutsideOccupancy.code(), "outside_occupancy");
     assert_eq!(serde_json::to_value(Refusal::MandateExpired).unwrap(), "mandate_expired");
+}
+
+// ----- the ESP's contract: channel, service needs, suspension (R-NRT-8, R-ACC-2) ----------
+
+#[test]
+fn a_portal_only_esp_reads_nothing_through_the_api() {
+    let mut reg = setup();
+    mandate(&mut reg, Scope::WithInterval, true, now());
+    let mut portal = esp(esp_kbo(), ContractStatus::Active);
+    portal.channel = Channel::Portal;
+    reg.apply(Command::RegisterEsp { esp: portal }, now()).unwrap();
+    let d = reg.authorize(&esp_party(), &dsp(), DataKind::Day, t0(), now(), now());
+    assert_eq!(d.code(), Some("wrong_channel"));
+    assert!(d.windows.is_empty());
+}
+
+#[test]
+fn only_data_a_service_of_the_catalogue_needs_is_served() {
+    let mut reg = setup();
+    mandate(&mut reg, Scope::WithInterval, true, now());
+    let c = consent(&mut reg, now());
+    let at = now() + days(1);
+    let read = |reg: &Registers, what| reg.authorize(&esp_party(), &dsp(), what, t0(), at, at);
+    // The catalogue needs day and quarter-hour data: both are served under the mandate.
+    assert!(read(&reg, DataKind::Day).allowed);
+    assert!(read(&reg, DataKind::QuarterHour).allowed);
+    assert!(read(&reg, DataKind::Nrt).allowed, "the consented service needs NRT data");
+    // The ESP narrows its catalogue to day data: interval data is no longer needed.
+    let mut narrow = esp(esp_kbo(), ContractStatus::Active);
+    narrow.services = vec![Service {
+        id: "self-consumption".into(),
+        name: "S".into(),
+        needs: vec![DataKind::Day],
+    }];
+    reg.apply(Command::RegisterEsp { esp: narrow }, at).unwrap();
+    assert!(read(&reg, DataKind::Day).allowed);
+    assert_eq!(read(&reg, DataKind::QuarterHour).code(), Some("not_needed"));
+    assert_eq!(read(&reg, DataKind::Nrt).code(), Some("not_needed"));
+    // Its own mandates' status stays readable whatever the catalogue.
+    assert!(read(&reg, DataKind::MandateStatus).allowed);
+    // A consent to a service that does not need NRT data gives none, even when another
+    // service of the catalogue does.
+    let mut two = esp(esp_kbo(), ContractStatus::Active);
+    two.services[0].needs = vec![DataKind::QuarterHour];
+    two.services[1].needs.push(DataKind::Nrt);
+    reg.apply(Command::RegisterEsp { esp: two }, at).unwrap();
+    assert_eq!(reg.consent(&c).unwrap().service, "self-consumption");
+    assert_eq!(read(&reg, DataKind::Nrt).code(), Some("not_needed"));
+}
+
+#[test]
+fn a_suspended_esp_loses_access_at_once_on_every_point_and_regains_it_when_reinstated() {
+    let mut reg = setup();
+    let m = mandate(&mut reg, Scope::WithInterval, true, now());
+    let c = consent(&mut reg, now());
+    let at = now() + days(1);
+    let read = |reg: &Registers, what| reg.authorize(&esp_party(), &dsp(), what, t0(), at, at);
+    let notes = reg
+        .apply(Command::SuspendEsp { esp: esp_kbo(), reason: "certification failed".into() }, at)
+        .unwrap();
+    // The ESP is told, and so is the grid user whose data it had (R-ACC-5).
+    assert_eq!(kinds(&notes), [NotificationKind::EspSuspended, NotificationKind::EspSuspended]);
+    assert_eq!(notes[0].esp, Some(esp_kbo()));
+    assert_eq!(notes[1].grid_user, Some(g("g1")));
+    assert!(notes[1].detail.contains("certification failed"), "{}", notes[1].detail);
+    for what in [DataKind::Day, DataKind::QuarterHour, DataKind::Nrt] {
+        assert_eq!(read(&reg, what).code(), Some("esp_not_active"), "{what:?}");
+    }
+    assert!(reg.parties_with_access(&dsp(), at).is_empty());
+    // Its mandate and consent stay; a second suspension is refused.
+    assert_eq!(reg.mandate(&m).unwrap().state, MandateState::Approved);
+    assert!(reg.consent(&c).unwrap().is_live(at));
+    let again =
+        reg.apply(Command::SuspendEsp { esp: esp_kbo(), reason: "again".into() }, at).unwrap_err();
+    assert_eq!(again.code(), "esp_state");
+    let notes = reg.apply(Command::ReinstateEsp { esp: esp_kbo() }, at + days(1)).unwrap();
+    assert_eq!(notes[0].kind, NotificationKind::EspReinstated);
+    assert!(read(&reg, DataKind::QuarterHour).allowed);
+    let err = reg.apply(Command::ReinstateEsp { esp: esp_kbo() }, at).unwrap_err();
+    assert_eq!(err.code(), "esp_state");
+    let err = reg
+        .apply(
+            Command::SuspendEsp { esp: Kbo::with_check("05000000").unwrap(), reason: "x".into() },
+            at,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "unknown_esp");
+}
+
+#[test]
+fn an_esps_webhook_url_is_set_and_removed() {
+    let mut reg = setup();
+    let url = Some("https://new.example/hooks".to_owned());
+    reg.apply(Command::SetWebhook { esp: esp_kbo(), url: url.clone() }, now()).unwrap();
+    assert_eq!(reg.esp(&esp_kbo()).unwrap().webhook_url, url);
+    reg.apply(Command::SetWebhook { esp: esp_kbo(), url: None }, now()).unwrap();
+    assert_eq!(reg.esp(&esp_kbo()).unwrap().webhook_url, None);
 }

@@ -8,7 +8,7 @@
 
 use crate::webhooks::Webhooks;
 use clock::{Clock, Timestamp};
-use domain::{DataKind, Ean};
+use domain::{DataKind, Ean, GridUserId};
 use registers::{Command, Decision, Notification, Party, RegisterError, Registers, Rules};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -98,6 +98,27 @@ pub struct Access {
 struct State {
     regs: Registers,
     seq: u64,
+    /// What the registers told each grid user (a co-consent request, R-MAN-3; a revoked
+    /// consent; a suspended ESP), newest last, at most [`INBOX`] each. Rebuilt by replaying
+    /// the log, so it survives a restart without a table of its own.
+    inbox: HashMap<GridUserId, std::collections::VecDeque<Notification>>,
+}
+
+/// Notices kept per grid user.
+pub(crate) const INBOX: usize = 500;
+
+impl State {
+    fn deliver(&mut self, notes: &[Notification]) {
+        for n in notes {
+            if let Some(g) = &n.grid_user {
+                let q = self.inbox.entry(g.clone()).or_default();
+                q.push_back(n.clone());
+                while q.len() > INBOX {
+                    q.pop_front();
+                }
+            }
+        }
+    }
 }
 
 /// The SHA-256 of a token, as stored: a leaked database gives no usable tokens.
@@ -245,6 +266,7 @@ impl Access {
             return Err(e.into());
         }
         st.seq = seq;
+        st.deliver(&notes);
         drop(st);
         self.learn_tokens(&also);
         self.hooks.notify(&notes, self).await;
@@ -298,6 +320,12 @@ impl Access {
     pub async fn read<T>(&self, f: impl FnOnce(&Registers) -> T) -> T {
         let st = self.regs.read().await;
         f(&st.regs)
+    }
+
+    /// What the registers told a grid user, oldest first (the last [`INBOX`]).
+    pub(crate) async fn inbox(&self, grid_user: &GridUserId) -> Vec<Notification> {
+        let st = self.regs.read().await;
+        st.inbox.get(grid_user).map(|q| q.iter().cloned().collect()).unwrap_or_default()
     }
 
     /// Decides a request and records it in the access register (R-ACC-1), allowed or not.
@@ -394,16 +422,16 @@ pub(crate) fn basis_name(b: &registers::Basis) -> String {
 }
 
 async fn replay(store: &dyn Store, rules: Rules) -> Result<State, StoreError> {
-    let mut regs = Registers::new(rules);
-    let mut seq = 0;
+    let mut st = State { regs: Registers::new(rules), seq: 0, inbox: HashMap::new() };
     for ev in store.events().await? {
         let cmd: Command = serde_json::from_str(&ev.body)
             .map_err(|e| StoreError::Corrupt(format!("register event {}: {e}", ev.seq)))?;
         // A command that was accepted once is accepted again: the registers are deterministic.
-        regs.apply(cmd, ev.at).map_err(|e| {
+        let notes = st.regs.apply(cmd, ev.at).map_err(|e| {
             StoreError::Corrupt(format!("register event {} no longer applies: {e}", ev.seq))
         })?;
-        seq = ev.seq;
+        st.deliver(&notes);
+        st.seq = ev.seq;
     }
-    Ok(State { regs, seq })
+    Ok(st)
 }

@@ -60,6 +60,13 @@ pub(crate) fn request(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/admin/v1/esps/{kbo}/credentials") => {
             json!({ "token": true, "webhook_secret": false })
         }
+        ("POST", "/api/esp/v1/credentials") => json!({ "token": false, "webhook_secret": true }),
+        ("PATCH", "/api/admin/v1/esps/{kbo}") | ("PATCH", "/api/esp/v1/profile") => {
+            json!({ "webhook_url": "https://esp.example/hooks/meterlab" })
+        }
+        ("POST", "/api/admin/v1/esps/{kbo}/suspend") => {
+            json!({ "reason": "the yearly certification check failed (case ESP-NRT-03)" })
+        }
         ("POST", "/api/admin/v1/access-points") => json!({
             "access_point": {
                 "ean": ACCESS_POINT,

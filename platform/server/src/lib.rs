@@ -28,7 +28,7 @@ pub use ingest::{Ingest, IngestError, Live};
 pub use inproc::{InProcess, Refused};
 pub use mqtt::{BrokerSpec, EmbeddedBroker};
 pub use serve::Limits;
-pub use webhooks::{Attempt, Delivery, RetryPolicy, signature};
+pub use webhooks::{Attempt, Delivery, RetryPolicy, SECRET_OVERLAP, signature};
 
 use clock::{Clock, SystemClock};
 use std::net::SocketAddr;

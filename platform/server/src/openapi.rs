@@ -114,6 +114,7 @@ const REGISTER_ERRORS: &[(u16, Code)] = &[
     (422, Code::TermsNotAccepted),
     (422, Code::BackdateTooFar),
     (422, Code::ScenarioIncomplete),
+    (409, Code::EspState),
     (422, Code::BadTime),
     (422, Code::EanInvalidLength),
     (422, Code::EanNotDigits),
@@ -135,6 +136,8 @@ const DECISION_ERRORS: &[(u16, Code)] = &[
     (403, Code::OutsideOccupancy),
     (403, Code::OutsidePeriod),
     (403, Code::EspNotActive),
+    (403, Code::WrongChannel),
+    (403, Code::NotNeeded),
     (403, Code::Forbidden),
 ];
 
@@ -418,6 +421,42 @@ pub(crate) const OPS: &[Op] = &[
         errors: &[(404, Code::UnknownEsp), (422, Code::NothingToRotate)],
     },
     Op {
+        method: "PATCH",
+        path: "/api/admin/v1/esps/{kbo}",
+        tag: "admin",
+        summary: "Change an ESP's webhook URL (null stops webhooks)",
+        roles: &["admin"],
+        query: &[],
+        body: Some(body::<w::EspUpdate>()),
+        ok: 200,
+        answer: Answer::Json(schema::<domain::Esp>),
+        errors: &[(404, Code::UnknownEsp), (422, Code::InvalidBody)],
+    },
+    Op {
+        method: "POST",
+        path: "/api/admin/v1/esps/{kbo}/suspend",
+        tag: "admin",
+        summary: "Suspend an ESP's contract: its access ends at once on every point (R-ACC-2)",
+        roles: &["admin"],
+        query: &[],
+        body: Some(body::<w::Suspension>()),
+        ok: 200,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: &[(404, Code::UnknownEsp), (409, Code::EspState), (422, Code::InvalidBody)],
+    },
+    Op {
+        method: "POST",
+        path: "/api/admin/v1/esps/{kbo}/reinstate",
+        tag: "admin",
+        summary: "Reinstate a suspended ESP",
+        roles: &["admin"],
+        query: &[],
+        body: None,
+        ok: 200,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: &[(404, Code::UnknownEsp), (409, Code::EspState)],
+    },
+    Op {
         method: "POST",
         path: "/api/admin/v1/access-points",
         tag: "admin",
@@ -590,6 +629,18 @@ pub(crate) const OPS: &[Op] = &[
     },
     Op {
         method: "GET",
+        path: "/api/registers/v1/notifications",
+        tag: "registers",
+        summary: "What the registers told you: co-consent requests (R-MAN-3), revocations, suspended ESPs",
+        roles: &["grid-user"],
+        query: &[],
+        body: None,
+        ok: 200,
+        answer: Answer::Json(schema::<w::Notifications>),
+        errors: &[],
+    },
+    Op {
+        method: "GET",
         path: "/api/registers/v1/points/{ean}",
         tag: "registers",
         summary: "A point's mandates, consents and occupancy (own only for grid users)",
@@ -696,6 +747,30 @@ pub(crate) const OPS: &[Op] = &[
         answer: Answer::Json(schema::<Vec<w::Delivery>>),
         errors: &[],
     },
+    Op {
+        method: "PATCH",
+        path: "/api/esp/v1/profile",
+        tag: "esp",
+        summary: "Change your webhook URL (null stops webhooks)",
+        roles: &["esp"],
+        query: &[],
+        body: Some(body::<w::EspUpdate>()),
+        ok: 200,
+        answer: Answer::Json(schema::<domain::Esp>),
+        errors: &[(422, Code::InvalidBody)],
+    },
+    Op {
+        method: "POST",
+        path: "/api/esp/v1/credentials",
+        tag: "esp",
+        summary: "Rotate your API token (the old one stops at once) and/or webhook secret (the old one signs along for a day)",
+        roles: &["esp"],
+        query: &[],
+        body: Some(body::<w::Rotate>()),
+        ok: 201,
+        answer: Answer::Json(schema::<w::CredentialsIssued>),
+        errors: &[(422, Code::NothingToRotate)],
+    },
 ];
 
 /// The schema of a path parameter of `path`, by its name.
@@ -752,6 +827,10 @@ pub(crate) fn refusals(op: &Op) -> BTreeMap<u16, BTreeSet<Code>> {
     let data = op.path.starts_with("/api/esp/") && !op.path.ends_with("/deliveries");
     if data {
         add(503, Code::UnplannedOutage);
+    }
+    // An ESP whose contract names the portal is refused every ESP route.
+    if op.roles.contains(&"esp") {
+        add(403, Code::WrongChannel);
     }
     // A point's data: decided and recorded per request, over a period (the stream's period
     // is from now on, so it has no period parameters to refuse).

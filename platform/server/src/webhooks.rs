@@ -74,6 +74,55 @@ pub(crate) struct Webhooks {
     next: AtomicU64,
 }
 
+/// How long an ESP's previous webhook secret still signs after a rotation (platform clock):
+/// deliveries queued or retried meanwhile carry a signature under each, so an ESP that has not
+/// switched yet, or one verifying a delivery made before it switched, still accepts them.
+pub const SECRET_OVERLAP: clock::SignedDuration = clock::SignedDuration::from_hours(24);
+
+/// An ESP's webhook signing secrets, as the `esp_secrets` record keeps them: the current one
+/// and, until `previous_until`, the one before. Records written before rotation overlapped
+/// hold the secret as plain text, and read as a current secret alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Secrets {
+    pub(crate) current: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) previous: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) previous_until: Option<Timestamp>,
+}
+
+impl Secrets {
+    pub(crate) fn parse(body: &str) -> Secrets {
+        serde_json::from_str(body).unwrap_or_else(|_| Secrets {
+            current: body.to_owned(),
+            previous: None,
+            previous_until: None,
+        })
+    }
+
+    /// A rotation at `now` from `before` (if any) to `new`.
+    pub(crate) fn rotated(before: Option<&Secrets>, new: String, now: Timestamp) -> Secrets {
+        Secrets {
+            current: new,
+            previous: before.map(|b| b.current.clone()),
+            previous_until: before.map(|_| now + SECRET_OVERLAP),
+        }
+    }
+
+    /// The `X-Meterlab-Signature` value at `now`: `sha256=…` under the current secret, then,
+    /// inside the overlap, `,sha256=…` under the previous one.
+    pub(crate) fn header(&self, body: &[u8], now: Timestamp) -> String {
+        let mut h = signature(&self.current, body);
+        if let (Some(p), Some(until)) = (&self.previous, self.previous_until)
+            && now < until
+        {
+            h.push(',');
+            h.push_str(&signature(p, body));
+        }
+        h
+    }
+}
+
 /// The signature header: `sha256=` and the hex HMAC of the body under the ESP's secret.
 pub fn signature(secret: &str, body: &[u8]) -> String {
     // HMAC takes keys of any length, so this cannot fail; an empty signature would be refused.
@@ -107,22 +156,23 @@ impl Webhooks {
             if let Ok(d) = serde_json::from_str::<Delivery>(&body)
                 && d.state == "pending"
             {
-                let secret = self.secret(&d.esp).await?;
-                tokio::spawn(self.clone().run(d, secret));
+                tokio::spawn(self.clone().run(d));
             }
         }
         Ok(())
     }
 
-    async fn secret(&self, esp: &str) -> Result<String, StoreError> {
+    /// The ESP's secrets, read at each attempt: a delivery retried after a rotation is signed
+    /// under the new secret (and the old one, inside the overlap).
+    pub(crate) async fn secrets(&self, esp: &str) -> Result<Secrets, StoreError> {
         self.store
             .records(Record::EspSecrets)
             .await?
             .into_iter()
             .find(|(id, _)| id == esp)
-            .map(|(_, s)| s)
-            // Never sign with an empty key: an ESP without a secret gets nothing until an
-            // admin issues one (POST /api/admin/v1/esps/{kbo}/credentials).
+            .map(|(_, s)| Secrets::parse(&s))
+            // Never sign with an empty key: an ESP without a secret gets nothing until one is
+            // issued (POST /api/admin/v1/esps/{kbo}/credentials).
             .ok_or_else(|| StoreError::NotFound(format!("webhook secret of ESP {esp}")))
     }
 
@@ -162,8 +212,7 @@ impl Webhooks {
                 tracing::error!("webhook {} not queued: {e}", d.id);
                 continue;
             }
-            let secret = self.secret(&d.esp).await.unwrap_or_default();
-            tokio::spawn(self.clone().run(d, secret));
+            tokio::spawn(self.clone().run(d));
         }
     }
 
@@ -173,20 +222,33 @@ impl Webhooks {
         self.store.put_record(Record::Deliveries, &d.id, &body).await
     }
 
-    async fn run(self: Arc<Self>, mut d: Delivery, secret: String) {
-        let sig = signature(&secret, d.body.as_bytes());
+    async fn run(self: Arc<Self>, mut d: Delivery) {
         let mut backoff = self.policy.first_backoff;
         while (d.attempts.len() as u32) < self.policy.attempts {
-            let res = self
-                .http
-                .post(&d.url)
-                .header("content-type", "application/json")
-                .header("x-meterlab-event", &d.event)
-                .header("x-meterlab-delivery", &d.id)
-                .header("x-meterlab-signature", &sig)
-                .body(d.body.clone())
-                .send()
-                .await;
+            let sig = match self.secrets(&d.esp).await {
+                Ok(s) => s.header(d.body.as_bytes(), self.clock.now()),
+                Err(e) => {
+                    // Nothing is sent unsigned: the attempt fails with the cause, and the
+                    // retries wait for a secret to be issued.
+                    tracing::error!("webhook {} not signed: {e}", d.id);
+                    String::new()
+                }
+            };
+            let res = if sig.is_empty() {
+                Err("no webhook secret: issue one (POST /api/admin/v1/esps/{kbo}/credentials)"
+                    .to_owned())
+            } else {
+                self.http
+                    .post(&d.url)
+                    .header("content-type", "application/json")
+                    .header("x-meterlab-event", &d.event)
+                    .header("x-meterlab-delivery", &d.id)
+                    .header("x-meterlab-signature", &sig)
+                    .body(d.body.clone())
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())
+            };
             let at = self.clock.now();
             let ok = match res {
                 Ok(r) => {
@@ -195,7 +257,7 @@ impl Webhooks {
                     status.is_success()
                 }
                 Err(e) => {
-                    d.attempts.push(Attempt { at, status: None, error: Some(e.to_string()) });
+                    d.attempts.push(Attempt { at, status: None, error: Some(e) });
                     false
                 }
             };

@@ -2,15 +2,17 @@
 //! points, dongle links, market scenarios, outages, and the whole registers.
 
 use super::{
-    Admin, Answer, Body, Failure, Staff, convert, created, parse_ean, parse_time, path_kbo,
+    Admin, Answer, Body, Esp, Failure, Staff, convert, created, parse_ean, parse_time, path_kbo,
     register_error,
 };
 use crate::access::{Principal, new_secret};
 use crate::http::Ctx;
+use crate::webhooks::Secrets;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use clock::Timestamp;
 use registers::{Command, Party};
 use serde::Deserialize;
 use wire::api::v1::{self as w, Code};
@@ -63,8 +65,9 @@ pub(crate) async fn register_esp(
         ));
     }
     let principal = Principal { party: Party::Esp(kbo.clone()), label: b.esp.name.clone() };
-    let (creds, writes) =
-        new_credentials(&kbo, &principal, w::Rotate::BOTH).map_err(Failure::unavailable)?;
+    let now = ctx.access.clock.now();
+    let (creds, writes) = new_credentials(&kbo, &principal, w::Rotate::BOTH, None, now)
+        .map_err(Failure::unavailable)?;
     // Checked before anything is written: an onboarding must show both credentials once.
     let (Some(token), Some(webhook_secret)) = (creds.token, creds.webhook_secret) else {
         return Err(Failure::internal("new_credentials made fewer credentials than asked"));
@@ -85,20 +88,26 @@ struct Credentials {
     webhook_secret: Option<String>,
 }
 
-/// New credentials for an ESP and the rows that store them.
+/// New credentials for an ESP and the rows that store them; a new webhook secret keeps the
+/// one `before` it signing for [`crate::webhooks::SECRET_OVERLAP`].
 fn new_credentials(
     kbo: &domain::Kbo,
     principal: &Principal,
     which: w::Rotate,
+    before: Option<&Secrets>,
+    now: Timestamp,
 ) -> Result<(Credentials, Vec<store::Write>), store::StoreError> {
     let mut creds = Credentials::default();
     let mut writes = Vec::new();
     if which.webhook_secret {
         let secret = new_secret("whsec");
+        let secrets = Secrets::rotated(before, secret.clone(), now);
+        let body = serde_json::to_string(&secrets)
+            .map_err(|e| store::StoreError::Corrupt(format!("webhook secrets: {e}")))?;
         writes.push(store::Write::PutRecord {
             kind: store::Record::EspSecrets,
             id: kbo.as_str().to_owned(),
-            body: secret.clone(),
+            body,
         });
         creds.webhook_secret = Some(secret);
     }
@@ -111,8 +120,8 @@ fn new_credentials(
 }
 
 /// Issues an onboarded ESP a new API token (its old ones stop working at once) and/or a new
-/// webhook secret, in one transaction; also repairs an ESP left without either. The body is
-/// optional (none: both), so it is read by hand.
+/// webhook secret (the old one signs along for a day), in one transaction; also repairs an
+/// ESP left without either. The body is optional (none: both), so it is read by hand.
 pub(crate) async fn rotate_credentials(
     State(ctx): State<Ctx>,
     _: Admin,
@@ -120,10 +129,23 @@ pub(crate) async fn rotate_credentials(
     body: Bytes,
 ) -> Answer<(StatusCode, Json<w::CredentialsIssued>)> {
     let kbo = path_kbo(&kbo)?;
+    Ok(created(rotate(&ctx, kbo, &body).await?))
+}
+
+/// The same for the ESP itself, with its own token (`POST /api/esp/v1/credentials`).
+pub(crate) async fn rotate_own_credentials(
+    State(ctx): State<Ctx>,
+    Esp(kbo): Esp,
+    body: Bytes,
+) -> Answer<(StatusCode, Json<w::CredentialsIssued>)> {
+    Ok(created(rotate(&ctx, kbo, &body).await?))
+}
+
+async fn rotate(ctx: &Ctx, kbo: domain::Kbo, body: &[u8]) -> Answer<w::CredentialsIssued> {
     let which: w::Rotate = if body.iter().all(u8::is_ascii_whitespace) {
         w::Rotate::BOTH
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        serde_json::from_slice(body).map_err(|e| {
             let (status, code) = super::json_error(&e);
             Failure::new(
                 status,
@@ -148,8 +170,14 @@ pub(crate) async fn rotate_credentials(
     };
     let party = Party::Esp(kbo.clone());
     let principal = Principal { party: party.clone(), label: name };
-    let (creds, mut writes) =
-        new_credentials(&kbo, &principal, which).map_err(Failure::unavailable)?;
+    let before = match ctx.access.hooks.secrets(kbo.as_str()).await {
+        Ok(s) => Some(s),
+        Err(store::StoreError::NotFound(_)) => None,
+        Err(e) => return Err(Failure::unavailable(e)),
+    };
+    let now = ctx.access.clock.now();
+    let (creds, mut writes) = new_credentials(&kbo, &principal, which, before.as_ref(), now)
+        .map_err(Failure::unavailable)?;
     let mut revoked_tokens = 0;
     if which.token {
         for hash in ctx.access.tokens_of(&party) {
@@ -158,12 +186,90 @@ pub(crate) async fn rotate_credentials(
         }
     }
     ctx.access.commit(writes).await.map_err(Failure::unavailable)?;
-    Ok(created(w::CredentialsIssued {
+    Ok(w::CredentialsIssued {
         kbo,
         revoked_tokens,
         token: creds.token,
         webhook_secret: creds.webhook_secret,
-    }))
+        previous_secret_valid_until: before
+            .filter(|_| which.webhook_secret)
+            .map(|_| now + crate::webhooks::SECRET_OVERLAP),
+    })
+}
+
+/// Suspends an ESP's data-access contract: its access ends at once on every point (R-ACC-2);
+/// the ESP and its grid users are told.
+pub(crate) async fn suspend_esp(
+    State(ctx): State<Ctx>,
+    _: Admin,
+    Path(kbo): Path<String>,
+    Body(b): Body<w::Suspension>,
+) -> Answer<Json<w::Notifications>> {
+    let esp = path_kbo(&kbo)?;
+    if b.reason.trim().is_empty() {
+        return Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidBody,
+            "give the reason the ESP and its grid users are told",
+        ));
+    }
+    run(&ctx, &Party::Admin, Command::SuspendEsp { esp, reason: b.reason }).await
+}
+
+/// Reinstates a suspended ESP.
+pub(crate) async fn reinstate_esp(
+    State(ctx): State<Ctx>,
+    _: Admin,
+    Path(kbo): Path<String>,
+) -> Answer<Json<w::Notifications>> {
+    let esp = path_kbo(&kbo)?;
+    run(&ctx, &Party::Admin, Command::ReinstateEsp { esp }).await
+}
+
+/// The admin changes an ESP's webhook URL.
+pub(crate) async fn update_esp(
+    State(ctx): State<Ctx>,
+    _: Admin,
+    Path(kbo): Path<String>,
+    Body(b): Body<w::EspUpdate>,
+) -> Answer<Json<domain::Esp>> {
+    let esp = path_kbo(&kbo)?;
+    set_webhook(&ctx, esp, b).await
+}
+
+/// The ESP changes its own webhook URL (`PATCH /api/esp/v1/profile`).
+pub(crate) async fn update_own_profile(
+    State(ctx): State<Ctx>,
+    Esp(kbo): Esp,
+    Body(b): Body<w::EspUpdate>,
+) -> Answer<Json<domain::Esp>> {
+    set_webhook(&ctx, kbo, b).await
+}
+
+async fn set_webhook(ctx: &Ctx, esp: domain::Kbo, b: w::EspUpdate) -> Answer<Json<domain::Esp>> {
+    if let Some(url) = &b.webhook_url {
+        check_webhook_url(url)?;
+    }
+    // Setting a URL tells nobody anything: no notifications to pass on.
+    let cmd = Command::SetWebhook { esp: esp.clone(), url: b.webhook_url };
+    ctx.access.execute(cmd).await.map_err(register_error)?;
+    let view = ctx.access.read(|r| r.esp(&esp).cloned()).await;
+    view.map(Json).ok_or_else(|| Failure::internal("an ESP vanished after its update"))
+}
+
+/// A webhook URL the platform can post to: absolute http(s) with a host.
+fn check_webhook_url(url: &str) -> Answer<()> {
+    let ok = reqwest::Url::parse(url)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidBody,
+            format!("webhook_url {url:?} is not an absolute http(s) URL"),
+        ))
+    }
 }
 
 pub(crate) async fn register_point(

@@ -140,6 +140,8 @@ pub(crate) fn notification(n: &registers::Notification) -> w::Notification {
             K::PeriodTruncated => w::NotificationKind::PeriodTruncated,
             K::ConsentGranted => w::NotificationKind::ConsentGranted,
             K::ConsentRevoked => w::NotificationKind::ConsentRevoked,
+            K::EspSuspended => w::NotificationKind::EspSuspended,
+            K::EspReinstated => w::NotificationKind::EspReinstated,
         },
         mandate: n.mandate.clone(),
         consent: n.consent.clone(),
@@ -191,6 +193,8 @@ pub(crate) fn refusal(r: Refusal) -> Code {
         Refusal::OutsideOccupancy => Code::OutsideOccupancy,
         Refusal::OutsidePeriod => Code::OutsidePeriod,
         Refusal::EspNotActive => Code::EspNotActive,
+        Refusal::WrongChannel => Code::WrongChannel,
+        Refusal::NotNeeded => Code::NotNeeded,
         Refusal::ForbiddenRole => Code::ForbiddenRole,
     }
 }

@@ -19,7 +19,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, patch, post};
 use clock::{SignedDuration, Timestamp};
 use domain::{Ean, GridUserId, IdError, Kbo};
 use wire::api::v1::{ApiError, Code};
@@ -41,6 +41,9 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Ctx>)> {
         ("POST", "/api/admin/v1/tokens", post(admin::issue_token)),
         ("POST", "/api/admin/v1/esps", post(admin::register_esp)),
         ("POST", "/api/admin/v1/esps/{kbo}/credentials", post(admin::rotate_credentials)),
+        ("PATCH", "/api/admin/v1/esps/{kbo}", patch(admin::update_esp)),
+        ("POST", "/api/admin/v1/esps/{kbo}/suspend", post(admin::suspend_esp)),
+        ("POST", "/api/admin/v1/esps/{kbo}/reinstate", post(admin::reinstate_esp)),
         ("POST", "/api/admin/v1/access-points", post(admin::register_point)),
         ("POST", "/api/admin/v1/links", post(admin::link_dongle)),
         ("POST", "/api/admin/v1/market-scenarios", post(admin::market_scenario)),
@@ -59,6 +62,7 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Ctx>)> {
         ("POST", "/api/registers/v1/terms", post(registers::accept_terms)),
         ("POST", "/api/registers/v1/consents", post(registers::grant_consent)),
         ("POST", "/api/registers/v1/consents/{id}/revoke", post(registers::revoke_consent)),
+        ("GET", "/api/registers/v1/notifications", get(registers::notifications)),
         ("GET", "/api/registers/v1/points/{ean}", get(registers::point_view)),
         ("GET", "/api/registers/v1/points/{ean}/access-log", get(registers::point_access_log)),
         ("GET", "/api/registers/v1/points/{ean}/parties", get(registers::point_parties)),
@@ -68,6 +72,8 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Ctx>)> {
         ("POST", "/api/esp/v1/mandates/status", post(esp::mandate_status)),
         ("GET", "/api/esp/v1/mandates", get(esp::esp_mandates)),
         ("GET", "/api/esp/v1/deliveries", get(esp::esp_deliveries)),
+        ("PATCH", "/api/esp/v1/profile", patch(admin::update_own_profile)),
+        ("POST", "/api/esp/v1/credentials", post(admin::rotate_own_credentials)),
     ]
 }
 
@@ -169,6 +175,7 @@ pub(crate) fn register_error(e: AccessError) -> Failure {
         R::TermsNotAccepted { .. } => (S::UNPROCESSABLE_ENTITY, Code::TermsNotAccepted),
         R::BackdateTooFar { .. } => (S::UNPROCESSABLE_ENTITY, Code::BackdateTooFar),
         R::ScenarioIncomplete { .. } => (S::UNPROCESSABLE_ENTITY, Code::ScenarioIncomplete),
+        R::EspState { .. } => (S::CONFLICT, Code::EspState),
     };
     Failure::new(status, code, e.to_string())
 }
@@ -389,10 +396,20 @@ impl FromRequestParts<Ctx> for Esp {
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Answer<Esp> {
         let DataCaller(p) = DataCaller::from_request_parts(parts, ctx).await?;
-        match &p.party {
-            Party::Esp(k) => Ok(Esp(k.clone())),
-            _ => Err(forbidden(&p, parts, "ESPs")),
+        let Party::Esp(k) = &p.party else {
+            return Err(forbidden(&p, parts, "ESPs"));
+        };
+        // A portal-only contract has no API: its own routes refuse it as its data reads do
+        // (those are refused by the access decision, and recorded in the access register).
+        let channel = ctx.access.read(|r| r.esp(k).map(|e| e.channel)).await;
+        if channel == Some(domain::Channel::Portal) {
+            return Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                Code::WrongChannel,
+                "your data-access contract names the portal as your channel, not the API",
+            ));
         }
+        Ok(Esp(k.clone()))
     }
 }
 

@@ -96,6 +96,16 @@ pub(crate) async fn revoke_consent(
     run(&ctx, &Party::GridUser(g.clone()), Command::RevokeConsent { consent: id, by: g }).await
 }
 
+/// What the registers told the grid user (R-MAN-3's co-consent request among them), oldest
+/// first.
+pub(crate) async fn notifications(
+    State(ctx): State<Ctx>,
+    GridUser(g): GridUser,
+) -> Answer<Json<w::Notifications>> {
+    let notes = ctx.access.inbox(&g).await;
+    Ok(Json(w::Notifications { notifications: notes.iter().map(convert::notification).collect() }))
+}
+
 /// A point's registers; `only` limits occupancy, mandates and consents to one grid user's.
 pub(crate) fn point(
     r: &Registers,

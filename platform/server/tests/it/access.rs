@@ -95,7 +95,10 @@ pub(crate) async fn world(db: &str, webhook: Option<String>, config: Config) -> 
                 serde_json::json!({ "esp": {
                     "kbo": k, "gln": null, "name": name, "channel": "api", "status": "active",
                     "webhook_url": if name == "esp_a" { webhook.clone() } else { None },
-                    "services": [{ "id": "live", "name": "Live power", "needs": ["nrt"] }],
+                    "services": [
+                        { "id": "live", "name": "Live power", "needs": ["nrt"] },
+                        { "id": "insights", "name": "Insights", "needs": ["day", "quarter-hour", "hour", "month-peak"] },
+                    ],
                 }}),
             )
             .await,

@@ -4,6 +4,7 @@
 
 mod access;
 mod bad_input;
+mod contract;
 mod inproc;
 mod mqtt;
 mod onboarding;

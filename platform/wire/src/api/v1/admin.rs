@@ -97,6 +97,29 @@ pub struct CredentialsIssued {
     /// The new webhook secret, when one was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
+    /// Until when webhooks also carry a signature under the previous secret (a day after a
+    /// rotation of the secret; absent when there was none before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Rfc3339>")]
+    pub previous_secret_valid_until: Option<Timestamp>,
+}
+
+/// `POST /api/admin/v1/esps/{kbo}/suspend`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Suspension {
+    /// Why: the ESP and its grid users are told.
+    #[schemars(length(min = 1))]
+    pub reason: String,
+}
+
+/// `PATCH /api/admin/v1/esps/{kbo}` (the admin) and `PATCH /api/esp/v1/profile` (the ESP).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EspUpdate {
+    /// Where webhooks go from now on (absolute http or https); `null` stops them.
+    #[schemars(url)]
+    pub webhook_url: Option<String>,
 }
 
 /// `POST /api/admin/v1/access-points`.

@@ -262,6 +262,10 @@ pub enum NotificationKind {
     ConsentGranted,
     /// A consent was revoked.
     ConsentRevoked,
+    /// An ESP's contract was suspended: its access ended on every point.
+    EspSuspended,
+    /// A suspended ESP was reinstated.
+    EspReinstated,
 }
 
 /// A notification a command caused, to an ESP and/or a grid user.
