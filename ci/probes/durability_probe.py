@@ -268,13 +268,23 @@ class EspState:
         return self.registered | set(self.secrets) | set(self.tokens)
 
 
+
+def current_secret(body: str) -> str:
+    """The webhook secret an `esp_secrets` record signs with now: the record is JSON
+    (`{"current", "previous", "previous_until"}`) since rotation overlaps, plain text before."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    return doc.get("current", body) if isinstance(doc, dict) else body
+
 def esp_state(store: lib.Store) -> EspState:
     registered = set()
     for (body,) in store.query("SELECT body FROM register_events"):
         cmd = json.loads(body)
         if cmd.get("type") == "register_esp":
             registered.add(cmd["esp"]["kbo"])
-    secrets_ = {k: v for k, v in store.query("SELECT id, body FROM esp_secrets")}
+    secrets_ = {k: current_secret(v) for k, v in store.query("SELECT id, body FROM esp_secrets")}
     tokens: dict[str, list[str]] = defaultdict(list)
     for h, body in store.query("SELECT id, body FROM tokens"):
         party = json.loads(body).get("party", {})

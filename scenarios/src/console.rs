@@ -172,6 +172,17 @@ pub(crate) fn request(action: &Action) -> Option<(String, serde_json::Value)> {
             "/api/lab/v1/scenarios/run".to_owned(),
             serde_json::to_value(lab::Run { tags: tags.clone() }),
         ),
+        // A duration moves the clock by it; anything else is a time to move it to (the lab
+        // says what it could not read).
+        Action::MoveClock { when } => {
+            let when = when.trim().to_owned();
+            let body = if clock::parse_duration(&when).is_ok() {
+                lab::ClockMove { advance: Some(when), to: None }
+            } else {
+                lab::ClockMove { advance: None, to: Some(when) }
+            };
+            ("/api/lab/v1/clock".to_owned(), serde_json::to_value(body))
+        }
     };
     // Serialising these plain structs cannot fail; an action that could not be written is
     // sent as nothing rather than as a wrong body.
@@ -236,6 +247,11 @@ mod tests {
         assert_eq!(path, "/api/lab/v1/slots/4/cancel");
         // The operator's cancel: no holder code, a reason for the audit log.
         assert_eq!(body, serde_json::json!({ "reason": "rig-a is rewired" }));
+        let (path, body) = request(&Action::MoveClock { when: " 3y ".into() }).unwrap();
+        assert_eq!(path, "/api/lab/v1/clock");
+        assert_eq!(body, serde_json::json!({ "advance": "3y", "to": null }));
+        let (_, body) = request(&Action::MoveClock { when: "2029-06-01".into() }).unwrap();
+        assert_eq!(body, serde_json::json!({ "advance": null, "to": "2029-06-01" }));
         assert!(request(&Action::Quit).is_none());
     }
 

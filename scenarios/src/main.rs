@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod bench;
+mod certifycmd;
 mod console;
 mod lab;
 mod labapi;
@@ -74,6 +75,9 @@ enum Command {
     /// The rigs: list, show, and attach during your slot (ptys and TCP ports per meter).
     #[command(subcommand)]
     Rig(rigcmd::RigCommand),
+    /// The ESP certification kit: its case catalogue and statements.
+    #[command(subcommand)]
+    Certify(certifycmd::CertifyCommand),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Book(cmd) => rigcmd::run_book(cmd),
         Command::Rig(cmd) => rigcmd::run_rig(cmd),
+        Command::Certify(cmd) => certifycmd::run(cmd),
     };
     match res {
         Ok(code) => code,

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use clock::{Clock, SystemClock, Timestamp};
+use clock::{Clock, SimClock, SystemClock, Timestamp};
 use server::App;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -30,6 +30,54 @@ pub(crate) struct UpArgs {
     /// No console, even on a terminal (`meterlab console` can attach later).
     #[arg(long)]
     headless: bool,
+    /// The lab's clock: `system` (real time), or `sim[:SPEED]`, a simulated clock running
+    /// SPEED times real time (1 by default) that the lab API, the console (`t`) and scripts
+    /// move forward (`POST /api/lab/v1/clock {"advance": "3y"}`): renewals, expiries, service
+    /// levels and webhook retries follow it.
+    #[arg(long, default_value = "system", value_parser = ClockChoice::parse)]
+    clock: ClockChoice,
+    /// Where a simulated clock starts (Brussels day or time, or RFC 3339; default: now).
+    #[arg(long, value_parser = clock::parse_date_or_time)]
+    start: Option<Timestamp>,
+}
+
+/// `--clock`: the system's, or a simulated one at a speed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum ClockChoice {
+    System,
+    Sim { speed: f64 },
+}
+
+impl ClockChoice {
+    fn parse(s: &str) -> Result<ClockChoice, String> {
+        let bad = || format!("{s}: use system, sim or sim:SPEED (sim:60 runs a minute a second)");
+        match s.split_once(':') {
+            None if s == "system" => Ok(ClockChoice::System),
+            None if s == "sim" => Ok(ClockChoice::Sim { speed: 1.0 }),
+            Some(("sim", speed)) => match speed.parse::<f64>() {
+                Ok(speed) if speed.is_finite() && speed > 0.0 && speed <= 1e6 => {
+                    Ok(ClockChoice::Sim { speed })
+                }
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        }
+    }
+
+    /// The clock, and the handle that moves it when it is simulated.
+    fn build(self, start: Option<Timestamp>) -> Result<(Arc<dyn Clock>, Option<SimClock>)> {
+        match self {
+            ClockChoice::System if start.is_some() => {
+                anyhow::bail!("--start moves a simulated clock: add --clock sim (or sim:60)")
+            }
+            ClockChoice::System => Ok((Arc::new(SystemClock), None)),
+            ClockChoice::Sim { speed } => {
+                let start = start.unwrap_or_else(|| SystemClock.now());
+                let sim = SimClock::accelerated(start, speed)?;
+                Ok((Arc::new(sim.clone()), Some(sim)))
+            }
+        }
+    }
 }
 
 impl UpArgs {
@@ -49,6 +97,9 @@ Examples:
   meterlab up                                     platform, rigs, lab API; the console on a terminal
   meterlab up --headless                          no console (attach one with `meterlab console`)
   meterlab up --listen 127.0.0.1:0 --lab-listen 127.0.0.1:0 --mqtt embedded:0   free ports only
+  meterlab up --clock sim:60 --start 2026-06-01  a simulated clock, a minute a second, from June
+  curl -H \"Authorization: Bearer meterlab-admin-dev\" -X POST 127.0.0.1:8081/api/lab/v1/clock -d '{\"advance\":\"3y\"}'
+                                                  then three years on: renewals due, mandates expired
 
 It prints `api: http://…` (the platform), `lab: http://…` (the lab API the console uses) and a
 line per meter. A fresh database gets demo registers: an access point per meter with a grid
@@ -85,8 +136,8 @@ fn start_error(
 pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
-        let (app, lab, runs) = start_platform(&args).await?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let (clock, sim) = args.clock.build(args.start)?;
+        let (app, lab, runs) = start_platform(&args, clock.clone()).await?;
         let rigs = start_rigs(&args, &app, &lab.ledger, clock.clone()).await?;
         let amr_task = start_head_end(&app, clock.clone(), rigs.amr)?;
         // The demo ESP's webhook endpoint lives as long as its client: until the end.
@@ -95,6 +146,7 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
             &app,
             &args.platform.admin_token,
             clock.clone(),
+            sim,
             lab,
             rigs.watches,
             runs,
@@ -132,11 +184,14 @@ pub(crate) fn run(args: UpArgs) -> Result<ExitCode> {
 /// directory; says where each is.
 async fn start_platform(
     args: &UpArgs,
+    clock: Arc<dyn Clock>,
 ) -> Result<(App, crate::labdb::LabDb, crate::labapi::runs::Runs)> {
     let config = args.platform.config()?;
     let database = args.platform.database.clone();
     let listen = config.listen;
-    let app = App::start(config).await.map_err(|e| start_error(e, listen, &database))?;
+    let app = App::start_with_clock(config, clock.clone())
+        .await
+        .map_err(|e| start_error(e, listen, &database))?;
     let lab = crate::labdb::LabDb::open(&database).await?;
     let runs = crate::labapi::runs::Runs::new(&args.run_dir)
         .with_context(|| format!("writing the suites under {}", args.run_dir.display()))?;
@@ -146,6 +201,12 @@ async fn start_platform(
     }
     println!("store: {database}");
     println!("admin token: {}", args.platform.admin_token);
+    if let ClockChoice::Sim { speed } = args.clock {
+        let from = clock::local_datetime(clock.now()).strftime("%Y-%m-%d %H:%M:%S");
+        println!(
+            "clock: simulated ×{speed} from {from} Brussels (move it: POST /api/lab/v1/clock)"
+        );
+    }
     Ok((app, lab, runs))
 }
 

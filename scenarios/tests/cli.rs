@@ -8,11 +8,39 @@ mod common;
 use common::{fixture, meterlab, text};
 
 #[test]
+fn certify_lists_its_catalogue_and_checks_a_statement() {
+    let out = meterlab(&["certify", "list", "--json"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 20, "{}", cases.len());
+    assert!(cases.iter().all(|c| c["requirements"].as_array().is_some_and(|r| !r.is_empty())));
+    assert!(doc["catalogue"].as_str().is_some_and(|v| !v.is_empty()));
+    let dir = std::env::temp_dir().join(format!("meterlab-certify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("esp.yaml");
+    let statement = "name: Alpha\nkbo: 0123.456.749\nservices:\n  - { id: live, name: Live, needs: [nrt] }\nclaims: [nrt-stream]\nmax_reaction: 30s\n";
+    std::fs::write(&file, statement).unwrap();
+    let out = meterlab(&["certify", "statement", file.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("not-applicable: no day-data claim"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::fs::write(&file, statement.replace("30s", "soon")).unwrap();
+    let out = meterlab(&["certify", "statement", file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("max_reaction"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn help_lists_every_subcommand() {
     let out = meterlab(&["--help"], None);
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for cmd in ["p1", "up", "console", "test", "sim", "platform", "book", "rig"] {
+    for cmd in ["p1", "up", "console", "test", "sim", "platform", "book", "rig", "certify"] {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
     assert!(!help.contains("not built yet"), "{help}");

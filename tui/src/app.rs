@@ -91,6 +91,11 @@ pub enum Action {
     RunScenarios {
         tags: String,
     },
+    /// Move the lab's simulated clock: `when` is a duration (`1d`, `3y`) or a time
+    /// (`2029-06-01`), as typed.
+    MoveClock {
+        when: String,
+    },
 }
 
 /// Faults the dongle picker offers (R-NRT-10); `clear` removes the injected fault.
@@ -211,6 +216,13 @@ pub enum Mode {
     Confirm {
         prompt: String,
         action: Action,
+    },
+    /// Asking how far to move the lab's (simulated) clock: keys type into `draft`; Enter
+    /// moves it once it is not blank, Esc drops it.
+    ClockMove {
+        draft: String,
+        /// Shown under the text after a refused Enter.
+        error: Option<String>,
     },
     /// Asking why `slot` is cancelled (the lab keeps the reason in its audit log): keys type
     /// into `draft`; Enter cancels with it once it is not blank, Esc drops the cancel.
@@ -370,6 +382,7 @@ impl App {
             }
             Mode::Confirm { .. } => return self.confirm_key(key),
             Mode::CancelReason { .. } => return self.reason_key(key),
+            Mode::ClockMove { .. } => return self.clock_key(key),
         }
         if self.help {
             match key.code {
@@ -386,6 +399,7 @@ impl App {
         match key.code {
             KeyCode::Char('q') => return Some(Action::Quit),
             KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('T') => self.mode = Mode::ClockMove { draft: String::new(), error: None },
             KeyCode::Char(c @ '1'..='6') => {
                 let idx = c as usize - '1' as usize;
                 self.screen = Screen::ALL[idx];
@@ -618,6 +632,34 @@ impl App {
                     return None;
                 }
                 let action = Action::Cancel { slot: slot.clone(), reason: reason.to_owned() };
+                self.mode = Mode::Normal;
+                return Some(action);
+            }
+            KeyCode::Backspace => {
+                draft.pop();
+            }
+            KeyCode::Char(c) if is_typing(key) => {
+                draft.push(c);
+                *error = None;
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn clock_key(&mut self, key: KeyEvent) -> Option<Action> {
+        let Mode::ClockMove { draft, error } = &mut self.mode else {
+            return None;
+        };
+        match key.code {
+            KeyCode::Esc => self.mode = Mode::Normal,
+            KeyCode::Enter => {
+                let when = draft.trim();
+                if when.is_empty() {
+                    *error = Some("type how far (1d, 3y) or to when (2029-06-01)".to_owned());
+                    return None;
+                }
+                let action = Action::MoveClock { when: when.to_owned() };
                 self.mode = Mode::Normal;
                 return Some(action);
             }

@@ -432,6 +432,7 @@ impl Source for Demo {
             }
             Action::MarketScenario { point, kind } => Ok(format!("{kind} sent for {point}")),
             Action::RunScenarios { tags } => Ok(format!("run requested for '{tags}'")),
+            Action::MoveClock { when } => Err(format!("the demo's clock stands still ({when})")),
         }
     }
 }

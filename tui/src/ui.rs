@@ -165,7 +165,21 @@ pub fn render(frame: &mut Frame, app: &App, snap: &Snapshot) {
         }
         Mode::Confirm { prompt, .. } => render_confirm(frame, area, prompt),
         Mode::CancelReason { prompt, draft, error, .. } => {
-            render_reason(frame, area, prompt, draft, error.as_deref());
+            let text = TextPrompt {
+                title: "Cancel a slot",
+                hints: " Enter cancel the slot  Esc keep it ",
+                prompt,
+            };
+            render_text_prompt(frame, area, &text, draft, error.as_deref());
+        }
+        Mode::ClockMove { draft, error } => {
+            let text = TextPrompt {
+                title: "Move the lab clock",
+                hints: " Enter move it  Esc leave it ",
+                prompt: "How far (90m, 1d, 3y) or to when (2029-06-01, 2029-06-01T08:00)? \
+                         Only a simulated clock moves (meterlab up --clock sim).",
+            };
+            render_text_prompt(frame, area, &text, draft, error.as_deref());
         }
         Mode::Normal | Mode::TagFilter { .. } => {}
     }
@@ -914,13 +928,27 @@ fn render_confirm(frame: &mut Frame, area: Rect, prompt: &str) {
 
 /// The cancel's reason prompt: a destructive action, so framed like [`render_confirm`], with a
 /// text line like the booking form's.
-fn render_reason(frame: &mut Frame, area: Rect, prompt: &str, draft: &str, error: Option<&str>) {
+/// A one-line text field in a popup: its title, key hints and question.
+struct TextPrompt<'a> {
+    title: &'a str,
+    hints: &'a str,
+    prompt: &'a str,
+}
+
+fn render_text_prompt(
+    frame: &mut Frame,
+    area: Rect,
+    p: &TextPrompt<'_>,
+    draft: &str,
+    error: Option<&str>,
+) {
+    let (prompt, title, hints) = (p.prompt, p.title, p.hints);
     let popup = centered(area, 60, 8);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(Style::new().fg(Color::Yellow))
-        .title(Line::from("Cancel a slot").bold())
-        .title_bottom(Line::from(" Enter cancel the slot  Esc keep it ").dark_gray());
+        .title(Line::from(title.to_owned()).bold())
+        .title_bottom(Line::from(hints.to_owned()).dark_gray());
     let inner = block.inner(popup);
     // A long reason scrolls: the end being typed stays in view, after a `…`.
     let room = usize::from(inner.width).saturating_sub(3);
@@ -971,7 +999,7 @@ fn render_picker(
 }
 
 fn render_help(frame: &mut Frame, area: Rect) {
-    let popup = centered(area, 72, 21);
+    let popup = centered(area, 72, 22);
     let key = |k: &'static str, what: &'static str| {
         Line::from(vec![Span::from(format!("  {k:<22}")).cyan(), Span::from(what)])
     };
@@ -982,6 +1010,7 @@ fn render_help(frame: &mut Frame, area: Rect) {
         key("Enter / Esc", "confirm / close a form or this help"),
         key("y Enter / n Esc", "yes / no to revoke, market scenario"),
         key("?", "toggle this help"),
+        key("T", "move the lab clock (a simulated clock only)"),
         key("q  Ctrl-C", "quit (q types a q inside a form)"),
         Line::from("Screens").bold(),
         key("Rigs       b  c", "book a slot, cancel one (with a reason)"),

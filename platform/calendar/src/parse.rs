@@ -19,13 +19,13 @@ pub enum ParseDurationError {
         found: char,
     },
     /// A number at the end of the input with no unit after it.
-    #[error("`{number}` has no unit; add d, h, m or s")]
+    #[error("`{number}` has no unit; add y, d, h, m or s")]
     MissingUnit {
         /// The digits without a unit.
         number: String,
     },
-    /// Letters that are not one of `d`, `h`, `m`, `s`.
-    #[error("unknown unit `{unit}`; use d, h, m or s")]
+    /// Letters that are not one of `y`, `d`, `h`, `m`, `s`.
+    #[error("unknown unit `{unit}`; use y, d, h, m or s")]
     UnknownUnit {
         /// The letters found.
         unit: String,
@@ -45,10 +45,11 @@ pub enum ParseDurationError {
 
 /// Parses CLI durations such as `22h`, `90s`, `15m`, `7d`, `365d` or `1h30m`.
 ///
-/// The input is one or more `<digits><unit>` parts with units `d`, `h`, `m`, `s`, largest
-/// first and each used at most once. Surrounding whitespace is ignored. `d` means exactly 24 h
-/// of elapsed time, not a calendar day: `--for 7d` across a DST change ends at a different
-/// local hour than it started.
+/// The input is one or more `<digits><unit>` parts with units `y`, `d`, `h`, `m`, `s`,
+/// largest first and each used at most once. Surrounding whitespace is ignored. `d` means
+/// exactly 24 h of elapsed time, not a calendar day: `--for 7d` across a DST change ends at a
+/// different local hour than it started; `y` is 365 such days (moving a simulated clock three
+/// years on: `3y`).
 pub fn parse_duration(input: &str) -> Result<SignedDuration, ParseDurationError> {
     let mut rest = input.trim();
     if rest.is_empty() {
@@ -65,6 +66,7 @@ pub fn parse_duration(input: &str) -> Result<SignedDuration, ParseDurationError>
         let letters = tail.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(letters);
         let unit_secs = match unit {
+            "y" => 365 * 86_400,
             "d" => 86_400,
             "h" => 3_600,
             "m" => 60,

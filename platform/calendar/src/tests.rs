@@ -123,6 +123,8 @@ fn parse_duration_accepts_cli_forms() {
         ("15m", secs(15 * 60)),
         ("7d", secs(7 * 86_400)),
         ("365d", secs(365 * 86_400)),
+        ("3y", secs(3 * 365 * 86_400)),
+        ("1y2d", secs(367 * 86_400)),
         ("1h30m", secs(5400)),
         ("1d2h3m4s", secs(86_400 + 2 * 3600 + 3 * 60 + 4)),
         (" 0s ", SignedDuration::ZERO),
@@ -154,7 +156,7 @@ fn parse_duration_says_what_is_wrong() {
     }
     assert_eq!(
         E::MissingUnit { number: owned("22") }.to_string(),
-        "`22` has no unit; add d, h, m or s"
+        "`22` has no unit; add y, d, h, m or s"
     );
 }
 

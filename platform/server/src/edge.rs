@@ -3,6 +3,8 @@
 //! keep refused up front (a NUL byte in the path, the query or a JSON body: PostgreSQL
 //! refuses it in text, and it would fail the request with a 503), every error body in the
 //! JSON error shape (axum's own rejections are plain text), and every 5xx logged and counted.
+//! Every answer also carries the platform's time (`X-Meterlab-Time`, RFC 3339): under a
+//! simulated clock an outside ESP follows the lab's calendar by it, not by its own.
 
 // Refusals are ready `Response`s, built once per refused request (as the handlers' are).
 #![allow(clippy::result_large_err)]
@@ -24,6 +26,9 @@ use wire::ingest::v1::MAX_BODY;
 /// The request id header.
 pub(crate) const REQUEST_ID: &str = "x-request-id";
 
+/// The platform's time at the answer, on its clock (system or simulated).
+pub(crate) const TIME: &str = "x-meterlab-time";
+
 /// 5xx answers since start, for `/metrics`.
 pub(crate) static SERVER_ERRORS: AtomicU64 = AtomicU64::new(0);
 
@@ -37,6 +42,7 @@ pub(crate) async fn edge(State(access): State<Arc<Access>>, req: Request, next: 
         .map_or_else(|| wire::hex(&rand::random::<[u8; 8]>()), str::to_owned);
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let span = tracing::info_span!("request", id = %id, %method, %path);
+    let clock = access.clock.clone();
     let res = async move {
         if let Err(r) = authenticated(&access, &req) {
             return r;
@@ -48,7 +54,11 @@ pub(crate) async fn edge(State(access): State<Arc<Access>>, req: Request, next: 
     }
     .instrument(span)
     .await;
-    finish(res, &id, &method, &path).await
+    let mut res = finish(res, &id, &method, &path).await;
+    if let Ok(v) = HeaderValue::from_str(&clock.now().to_string()) {
+        res.headers_mut().insert(TIME, v);
+    }
+    res
 }
 
 /// Every `/api/` route but ingest (dongles sign uploads, the head-end has its own token)

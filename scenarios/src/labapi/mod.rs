@@ -16,7 +16,9 @@
 //! - `POST /api/lab/v1/consents/{id}/revoke`: the consent's grid user revokes it;
 //! - `POST /api/lab/v1/market-scenarios {point, kind}`: effective now; CS, CCSS and MI bring
 //!   a new grid user, SS and CCSS a new supplier;
-//! - `POST /api/lab/v1/scenarios/run {tags}`: runs the embedded suites in the background.
+//! - `POST /api/lab/v1/scenarios/run {tags}`: runs the embedded suites in the background;
+//! - `POST /api/lab/v1/clock {advance} | {to}`: moves a simulated clock forward
+//!   (`meterlab up --clock sim`; refused with `not_simulated` on the system clock).
 //!
 //! Answers are JSON: `{"message": …}` on success, a `wire::lab::v1::LabError` (`{"code",
 //! "message"}`, the code a `LabCode`) on refusal.
@@ -37,7 +39,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use booking::{AgreementId, BookingError, LeadTime, SlotId};
-use clock::{Clock, SignedDuration, Timestamp};
+use clock::{Clock, SignedDuration, SimClock, Timestamp};
 use live::{FaultKind, MeterWatch};
 use server::{InProcess, Refused};
 use std::net::SocketAddr;
@@ -65,6 +67,8 @@ pub(crate) struct LabApi {
     token: String,
     platform: InProcess,
     clock: Arc<dyn Clock>,
+    /// The handle that moves the clock, when it is simulated (`meterlab up --clock sim`).
+    sim: Option<SimClock>,
     db: tokio::sync::Mutex<LabDb>,
     meters: Vec<Arc<MeterWatch>>,
     sla: Mutex<Option<Vec<Sla>>>,
@@ -83,6 +87,7 @@ impl LabApi {
         app: &server::App,
         token: &str,
         clock: Arc<dyn Clock>,
+        sim: Option<SimClock>,
         db: LabDb,
         meters: Vec<Arc<MeterWatch>>,
         runs: runs::Runs,
@@ -92,6 +97,7 @@ impl LabApi {
             token: token.to_owned(),
             platform: app.in_process(),
             clock,
+            sim,
             db: tokio::sync::Mutex::new(db),
             meters,
             sla: Mutex::new(None),
@@ -269,6 +275,53 @@ impl LabApi {
         ))
     }
 
+    /// Moves the simulated clock forward: every sleeper now due wakes (the meters catch up,
+    /// the platform's renewals, expiries and webhook retries come due), and the ledger's slots
+    /// start and end as their times pass.
+    async fn move_clock(&self, b: &lab::ClockMove) -> Result<String, Refusal> {
+        let Some(sim) = &self.sim else {
+            return Err((
+                StatusCode::CONFLICT,
+                LabCode::NotSimulated,
+                "the lab runs on the system clock: start it with `meterlab up --clock sim` (or sim:60) to move time".into(),
+            ));
+        };
+        let now = sim.now();
+        let bad = |what: &str, e: String| {
+            (StatusCode::BAD_REQUEST, LabCode::BadTime, format!("{what}: {e}"))
+        };
+        let to = match (&b.advance, &b.to) {
+            (Some(d), None) => {
+                let by = clock::parse_duration(d)
+                    .map_err(|e| bad(d, format!("{e}; use 90m, 1d or 3y")))?;
+                if !by.is_positive() {
+                    return Err(bad(d, "the clock only moves forward".into()));
+                }
+                now.checked_add(by).map_err(|e| bad(d, e.to_string()))?
+            }
+            (None, Some(t)) => clock::parse_date_or_time(t).map_err(|e| {
+                bad(t, format!("{e}; use 2029-06-01, 2029-06-01T08:00 (Brussels) or RFC 3339"))
+            })?,
+            _ => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    LabCode::Malformed,
+                    "give advance (a duration, e.g. 3y) or to (a time), one of them".into(),
+                ));
+            }
+        };
+        sim.set(to).map_err(|e| (StatusCode::CONFLICT, LabCode::ClockBackwards, e.to_string()))?;
+        let mut db = self.db.lock().await;
+        if let Err(e) = db.tick(to).await {
+            tracing::error!("booking ledger after the clock moved: {e:#}");
+        }
+        Ok(format!(
+            "the lab clock reads {} (Brussels), {} later",
+            clock::local_datetime(to).strftime("%Y-%m-%d %H:%M"),
+            span(to.as_second() - now.as_second())
+        ))
+    }
+
     async fn market(&self, b: &lab::Market) -> Result<String, Refusal> {
         let name = b.kind.trim().to_uppercase();
         // The scenario's name is its wire name (`SS`, `CCSS`, …).
@@ -319,6 +372,17 @@ impl LabApi {
             msg.push_str(&format!("; new supplier {s}"));
         }
         Ok(msg)
+    }
+}
+
+/// A span of seconds as a person reads it: `1095 d 2 h`, `3 h 5 min`, `40 s`.
+fn span(secs: i64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{secs} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
     }
 }
 
@@ -497,6 +561,10 @@ impl LabBody for lab::Market {
     const SHAPE: &'static str = r#"{"point": "541448900000000014", "kind": "CS"}"#;
 }
 
+impl LabBody for lab::ClockMove {
+    const SHAPE: &'static str = r#"{"advance": "3y"} or {"to": "2029-06-01T08:00"}"#;
+}
+
 impl LabBody for lab::Run {
     const SHAPE: &'static str = r#"{"tags": "@R-LAB-2 and not @slow"}"#;
     fn empty() -> Option<Self> {
@@ -557,6 +625,10 @@ async fn post_market(State(lab): Lab, _: Operator, Body(b): Body<lab::Market>) -
     done(lab.market(&b).await, StatusCode::OK)
 }
 
+async fn post_clock(State(lab): Lab, _: Operator, Body(b): Body<lab::ClockMove>) -> Done {
+    done(lab.move_clock(&b).await, StatusCode::OK)
+}
+
 async fn post_run(State(lab): Lab, _: Operator, Body(b): Body<lab::Run>) -> Done {
     let started = lab.runs.start(&b.tags).map_err(|(status, m)| {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -575,6 +647,7 @@ pub(crate) fn router(lab: Arc<LabApi>) -> Router {
         .route("/api/lab/v1/consents/{id}/revoke", post(post_revoke))
         .route("/api/lab/v1/market-scenarios", post(post_market))
         .route("/api/lab/v1/scenarios/run", post(post_run))
+        .route("/api/lab/v1/clock", post(post_clock))
         .with_state(lab)
 }
 

@@ -4,7 +4,7 @@
 use super::live::MeterWatch;
 use super::{LabApi, provision, runs};
 use crate::labdb::LabDb;
-use clock::{Clock, SystemClock};
+use clock::{Clock, SignedDuration, SimClock, SystemClock};
 use scenarios::access::AccessClient;
 use server::{App, BrokerSpec, Config};
 use std::sync::Arc;
@@ -14,6 +14,8 @@ const TOKEN: &str = "lab-test-token";
 
 struct Fixture {
     _app: App,
+    /// The platform's base URL.
+    platform: String,
     _access: AccessClient,
     url: String,
     dir: std::path::PathBuf,
@@ -29,31 +31,46 @@ impl Drop for Fixture {
     }
 }
 
-/// A platform with the demo registers of two meters, and the lab API on a free port.
-async fn fixture() -> Fixture {
-    let app = App::start(Config {
+/// A platform with the demo registers of two meters, and the lab API on a free port; on a
+/// simulated clock (starting now, at real speed) when `sim`.
+async fn fixture(sim: bool) -> Fixture {
+    let sim = sim.then(|| SimClock::accelerated(SystemClock.now(), 1.0).unwrap());
+    let clock: Arc<dyn Clock> = match &sim {
+        Some(s) => Arc::new(s.clone()),
+        None => Arc::new(SystemClock),
+    };
+    let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database: "sqlite::memory:".into(),
         mqtt: BrokerSpec::None,
         admin_token: TOKEN.into(),
         ..Config::default()
-    })
-    .await
-    .unwrap();
+    };
+    let app = App::start_with_clock(config, clock.clone()).await.unwrap();
     let v = meter::Catalogue::builtin().get("fluvius-t211-1.7.1").unwrap().clone();
     let meters: Vec<_> = ["meter-01", "meter-02"]
         .iter()
         .map(|n| Arc::new(MeterWatch::new("rig-a", n, &v)))
         .collect();
     let mut access = AccessClient::new(&app.url(), TOKEN);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     provision::demo(&mut access, &app, &meters, clock.now()).await.unwrap().unwrap();
-    let dir = std::env::temp_dir().join(format!("meterlab-labapi-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "meterlab-labapi-{}-{}",
+        std::process::id(),
+        sim.is_some()
+    ));
     let db = LabDb::open("sqlite::memory:").await.unwrap();
     let runs = runs::Runs::new(&dir).unwrap();
-    let lab = Arc::new(LabApi::new(&app, TOKEN, clock, db, meters, runs));
+    let lab = Arc::new(LabApi::new(&app, TOKEN, clock, sim, db, meters, runs));
     let (addr, tasks) = super::serve(lab, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    Fixture { _app: app, _access: access, url: format!("http://{addr}"), dir, tasks }
+    Fixture {
+        platform: app.url(),
+        _app: app,
+        _access: access,
+        url: format!("http://{addr}"),
+        dir,
+        tasks,
+    }
 }
 
 async fn post(f: &Fixture, path: &str, token: &str, body: &str) -> (u16, serde_json::Value) {
@@ -85,7 +102,7 @@ async fn snapshot(f: &Fixture) -> tui::Snapshot {
 
 #[tokio::test]
 async fn the_lab_api_reads_and_acts_on_the_platform_in_process() {
-    let f = fixture().await;
+    let f = fixture(false).await;
     let snap = snapshot(&f).await;
     assert_eq!(snap.points.len(), 2, "{:?}", snap.status_line);
     assert_eq!(snap.status_line, None, "every part of the platform was read");
@@ -126,4 +143,47 @@ async fn the_lab_api_reads_and_acts_on_the_platform_in_process() {
     // The customer switch ended the other point's consent with its old grid user (R-MAN-5).
     let p = after.points.iter().find(|p| p.ean == point).unwrap();
     assert!(p.consents.iter().all(|c| c.revoked_at.is_some()), "{p:?}");
+}
+
+#[tokio::test]
+async fn a_simulated_lab_clock_moves_forward_and_the_platform_follows() {
+    let f = fixture(true).await;
+    let before = snapshot(&f).await.at;
+    let (status, body) = post(&f, "/api/lab/v1/clock", TOKEN, r#"{"advance": "3y"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    let after = snapshot(&f).await.at;
+    let moved = after.duration_since(before);
+    assert!(moved >= SignedDuration::from_hours(3 * 365 * 24), "{before} → {after}");
+    // The platform answers on the same clock, and says its time on every answer.
+    let r = reqwest::get(format!("{}/health", f.platform)).await.unwrap();
+    let t: clock::Timestamp = r.headers()["x-meterlab-time"].to_str().unwrap().parse().unwrap();
+    assert!(t >= after, "{t} < {after}");
+    // Back in time, both at once, nothing, or nonsense: refused.
+    let past = r#"{"to": "2020-01-01"}"#;
+    let (status, body) = post(&f, "/api/lab/v1/clock", TOKEN, past).await;
+    assert_eq!((status, code(&body)), (409, LabCode::ClockBackwards), "{body}");
+    for bad in [r#"{"advance": "1d", "to": "2040-01-01"}"#, "{}"] {
+        let (status, body) = post(&f, "/api/lab/v1/clock", TOKEN, bad).await;
+        assert_eq!((status, code(&body)), (400, LabCode::Malformed), "{bad}: {body}");
+    }
+    for bad in [r#"{"advance": "soon"}"#, r#"{"advance": "-1d"}"#, r#"{"to": "tomorrow"}"#] {
+        let (status, body) = post(&f, "/api/lab/v1/clock", TOKEN, bad).await;
+        assert_eq!((status, code(&body)), (400, LabCode::BadTime), "{bad}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_system_clock_is_not_moved() {
+    let f = fixture(false).await;
+    let (status, body) = post(&f, "/api/lab/v1/clock", TOKEN, r#"{"advance": "1h"}"#).await;
+    assert_eq!((status, code(&body)), (409, LabCode::NotSimulated), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("--clock sim"), "{body}");
+}
+
+#[test]
+fn a_clock_move_reads_in_days_hours_and_minutes() {
+    assert_eq!(super::span(40), "40 s");
+    assert_eq!(super::span(300), "5 min");
+    assert_eq!(super::span(3 * 3600 + 5 * 60), "3 h 5 min");
+    assert_eq!(super::span(1095 * 86_400 + 7200), "1095 d 2 h");
 }

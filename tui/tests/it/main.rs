@@ -281,3 +281,23 @@ fn snapshot_json_round_trips_and_a_missing_field_is_an_error() {
     let err = serde_json::from_value::<Snapshot>(v).unwrap_err();
     assert!(err.to_string().contains("state"), "{err}");
 }
+
+#[test]
+fn shift_t_asks_how_far_to_move_the_lab_clock() {
+    let snap = canned::snapshot(3);
+    let mut app = on(Screen::Live);
+    // Enter on nothing moves nothing and says what to type.
+    keys(&mut app, &snap, &[KeyCode::Char('T'), KeyCode::Enter]);
+    let screen = text_of(&draw(&app, &snap, 80, 24), 0..24, 0..80).join("\n");
+    assert!(screen.contains("Move the lab clock"), "{screen}");
+    assert!(screen.contains("type how far (1d, 3y)"), "{screen}");
+    keys(&mut app, &snap, &"3y".chars().map(KeyCode::Char).collect::<Vec<_>>());
+    let action = app.update(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &snap);
+    assert_eq!(action, Some(tui::Action::MoveClock { when: "3y".into() }));
+    // The popup is gone; Esc drops a half-typed move.
+    let screen = text_of(&draw(&app, &snap, 80, 24), 0..24, 0..80).join("\n");
+    assert!(!screen.contains("Move the lab clock"), "{screen}");
+    keys(&mut app, &snap, &[KeyCode::Char('T'), KeyCode::Char('1'), KeyCode::Esc]);
+    let screen = text_of(&draw(&app, &snap, 80, 24), 0..24, 0..80).join("\n");
+    assert!(!screen.contains("Move the lab clock"), "{screen}");
+}

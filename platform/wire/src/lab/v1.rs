@@ -264,6 +264,17 @@ pub struct Run {
     pub tags: String,
 }
 
+/// `POST /api/lab/v1/clock`: moves the lab's simulated clock forward (`meterlab up --clock
+/// sim`): by a duration, or to a time. Exactly one of the two.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockMove {
+    /// How far: `90m`, `1d`, `3y` (a year is 365 days).
+    pub advance: Option<String>,
+    /// To when: `2029-06-01` (a Brussels day), `2029-06-01T08:00` (Brussels) or RFC 3339.
+    pub to: Option<String>,
+}
+
 /// What an action did, in words for the status bar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Message {
@@ -312,6 +323,8 @@ crate::codes::stable_codes! {
     ForbiddenRole = "forbidden_role": "the platform refused the lab's token the action (relayed)",
     Refused = "refused": "the platform refused the action (relayed; the message says why)",
     CannotRun = "cannot_run": "the suites cannot run now: no scenario matches the tags, or a run is going on",
+    NotSimulated = "not_simulated": "the lab runs on the system clock; start it with --clock sim to move time",
+    ClockBackwards = "clock_backwards": "the lab's clock never goes back",
     Store = "store": "the lab database is unavailable; retry",
     Platform = "platform": "the platform did not answer",
 }
