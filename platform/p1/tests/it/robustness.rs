@@ -141,10 +141,11 @@ proptest! {
                 if let Frame::Ok { telegram, raw, .. } = f {
                     let _ = p1::validate(&telegram);
                     // Whatever decodes must survive its own encoding; it re-encodes
-                    // byte-identically when it was well-formed (blank line after the header).
+                    // byte-identically when it was well-formed (one blank line after the
+                    // header, none among the data lines: stray blank lines are skipped).
                     prop_assert_eq!(&Telegram::decode(&telegram.encode()).unwrap(), &telegram);
                     let header_end = raw.iter().position(|&b| b == b'\n').unwrap();
-                    if raw[header_end + 1..].starts_with(b"\r\n") {
+                    if well_formed_lines(&raw[header_end + 1..]) {
                         // A telegram may end without its final CR LF (DSMR 4.2.2 §5.12).
                         let trim = |b: &[u8]| b.strip_suffix(b"\r\n").unwrap_or(b).to_vec();
                         prop_assert_eq!(trim(&telegram.encode()), trim(&raw));
@@ -153,6 +154,28 @@ proptest! {
             }
         }
     }
+}
+
+/// The body after the header line is one blank line, then data lines none of which is empty.
+fn well_formed_lines(body: &[u8]) -> bool {
+    let Some(lines) = body.strip_prefix(b"\r\n") else { return false };
+    !(lines.starts_with(b"\r\n")
+        || lines.starts_with(b"\n")
+        || lines.windows(3).any(|w| w == b"\n\r\n")
+        || lines.windows(2).any(|w| w == b"\n\n"))
+}
+
+/// A stray blank line among the data lines (found by the soup above) is skipped: the telegram
+/// decodes, and its encoding is the well-formed one.
+#[test]
+fn stray_blank_lines_are_skipped_and_normalised() {
+    let t = Telegram::decode(b"/-\r\n\r\n\r\n!").unwrap();
+    assert!(t.lines.is_empty());
+    let again = Telegram::decode(&t.encode()).unwrap();
+    assert_eq!(again, t);
+    assert!(well_formed_lines(b"\r\n1-0:1.8.1(1)\r\n!"));
+    assert!(!well_formed_lines(b"\r\n\r\n!"));
+    assert!(!well_formed_lines(b"\r\n1-0:1.8.1(1)\r\n\r\n!"));
 }
 
 fn any_value() -> impl Strategy<Value = Value> {
