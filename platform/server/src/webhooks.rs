@@ -225,29 +225,29 @@ impl Webhooks {
     async fn run(self: Arc<Self>, mut d: Delivery) {
         let mut backoff = self.policy.first_backoff;
         while (d.attempts.len() as u32) < self.policy.attempts {
-            let sig = match self.secrets(&d.esp).await {
-                Ok(s) => s.header(d.body.as_bytes(), self.clock.now()),
+            // Nothing is sent unsigned: without its secrets the attempt fails with the cause
+            // (none issued yet, or the store failed), and the retries come as usual.
+            let res = match self.secrets(&d.esp).await {
                 Err(e) => {
-                    // Nothing is sent unsigned: the attempt fails with the cause, and the
-                    // retries wait for a secret to be issued.
                     tracing::error!("webhook {} not signed: {e}", d.id);
-                    String::new()
+                    Err(match e {
+                        StoreError::NotFound(_) => "no webhook secret: issue one (POST /api/admin/v1/esps/{kbo}/credentials)".to_owned(),
+                        _ => "the webhook secret could not be read: the store failed (see the platform's log)".to_owned(),
+                    })
                 }
-            };
-            let res = if sig.is_empty() {
-                Err("no webhook secret: issue one (POST /api/admin/v1/esps/{kbo}/credentials)"
-                    .to_owned())
-            } else {
-                self.http
-                    .post(&d.url)
-                    .header("content-type", "application/json")
-                    .header("x-meterlab-event", &d.event)
-                    .header("x-meterlab-delivery", &d.id)
-                    .header("x-meterlab-signature", &sig)
-                    .body(d.body.clone())
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())
+                Ok(secrets) => {
+                    let sig = secrets.header(d.body.as_bytes(), self.clock.now());
+                    self.http
+                        .post(&d.url)
+                        .header("content-type", "application/json")
+                        .header("x-meterlab-event", &d.event)
+                        .header("x-meterlab-delivery", &d.id)
+                        .header("x-meterlab-signature", &sig)
+                        .body(d.body.clone())
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())
+                }
             };
             let at = self.clock.now();
             let ok = match res {

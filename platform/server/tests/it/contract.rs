@@ -32,6 +32,13 @@ async fn refusals(w: &crate::access::World) -> Vec<String> {
     log.iter().filter(|e| e.party == party && !e.allowed).map(|e| e.basis.clone()).collect()
 }
 
+/// What the registers told the holder of `token`.
+async fn notices(u: &str, token: &str) -> Vec<w::Notification> {
+    let n: w::Notifications =
+        get(&format!("{u}/api/registers/v1/notifications"), token).await.json().await.unwrap();
+    n.notifications
+}
+
 #[tokio::test]
 async fn a_suspended_esp_is_refused_at_once_and_reinstated() {
     for db in databases().await {
@@ -50,13 +57,8 @@ async fn a_suspended_esp_is_refused_at_once_and_reinstated() {
         assert_eq!(code(r).await, (403, w::Code::EspNotActive), "{db}");
         assert_eq!(refusals(&w).await.last().map(String::as_str), Some("esp_not_active"));
         // G1 is told who lost access to its data.
-        let inbox: w::Notifications =
-            get(&format!("{u}/api/registers/v1/notifications"), &w.tokens["g1"])
-                .await
-                .json()
-                .await
-                .unwrap();
-        let last = inbox.notifications.last().unwrap();
+        let inbox = notices(&u, &w.tokens["g1"]).await;
+        let last = inbox.last().unwrap();
         assert_eq!(last.kind, w::NotificationKind::EspSuspended, "{db}: {inbox:?}");
         assert!(last.detail.contains("failed ESP-NRT-03"), "{db}");
         let r = post(&suspend, ADMIN, serde_json::json!({ "reason": "again" })).await;
@@ -122,26 +124,15 @@ async fn the_grid_user_is_asked_for_co_consent_in_its_notices() {
         assert_eq!(r.status(), 201, "{db}");
         let asked: w::Notifications = r.json().await.unwrap();
         let mandate = asked.notifications[0].mandate.clone().unwrap();
-        let inbox: w::Notifications =
-            get(&format!("{u}/api/registers/v1/notifications"), &w.tokens["g1"])
-                .await
-                .json()
-                .await
-                .unwrap();
+        let inbox = notices(&u, &w.tokens["g1"]).await;
         let notice = inbox
-            .notifications
             .iter()
             .find(|n| n.mandate.as_deref() == Some(mandate.as_str()))
             .unwrap_or_else(|| panic!("{db}: no co-consent notice for {mandate}: {inbox:?}"));
         assert_eq!(notice.kind, w::NotificationKind::MandateRequested, "{db}");
         // Nobody else's inbox holds it, and an ESP has none.
-        let g3: w::Notifications =
-            get(&format!("{u}/api/registers/v1/notifications"), &w.tokens["g3"])
-                .await
-                .json()
-                .await
-                .unwrap();
-        assert!(g3.notifications.iter().all(|n| n.mandate.as_deref() != Some(&mandate)));
+        let g3 = notices(&u, &w.tokens["g3"]).await;
+        assert!(g3.iter().all(|n| n.mandate.as_deref() != Some(&mandate)));
         let r = get(&format!("{u}/api/registers/v1/notifications"), &w.tokens["esp_a"]).await;
         assert_eq!(r.status(), 403, "{db}");
     }
@@ -154,12 +145,7 @@ async fn a_grid_users_notices_survive_a_restart() {
     let _ = std::fs::remove_file(dir.join("p.db"));
     let db = format!("sqlite:{}", dir.join("p.db").display());
     let w = world(&db, None, Config::default()).await;
-    let inbox = |u: String, token: String| async move {
-        let n: w::Notifications =
-            get(&format!("{u}/api/registers/v1/notifications"), &token).await.json().await.unwrap();
-        n.notifications
-    };
-    let before = inbox(w.app.url(), w.tokens["g1"].clone()).await;
+    let before = notices(&w.app.url(), &w.tokens["g1"]).await;
     assert!(!before.is_empty(), "G1 granted a mandate and a consent: {before:?}");
     let (g1, clock) = (w.tokens["g1"].clone(), w.clock.clone());
     drop(w);
@@ -175,7 +161,7 @@ async fn a_grid_users_notices_survive_a_restart() {
     )
     .await
     .unwrap();
-    assert_eq!(inbox(again.url(), g1).await, before);
+    assert_eq!(notices(&again.url(), &g1).await, before);
     drop(again);
     let _ = std::fs::remove_dir_all(&dir);
 }
