@@ -327,15 +327,37 @@ impl AccessClient {
         period_from: Timestamp,
         renews: Option<&str>,
     ) -> Result<String> {
+        let scope = if quarter_hours { w::Scope::WithInterval } else { w::Scope::DayOnly };
+        let id =
+            self.request_mandate(customer, esp, point, scope, true, period_from, renews).await?;
+        let a = self.approve(customer, &id).await?;
+        if a.status != 200 {
+            bail!("approving {id}: {} {}", a.status, a.body);
+        }
+        Ok(id)
+    }
+
+    /// The customer goes through the ESP's step plan (R-MAN-7); the requested mandate's id.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn request_mandate(
+        &mut self,
+        customer: &str,
+        esp: &str,
+        point: &str,
+        scope: w::Scope,
+        history: bool,
+        period_from: Timestamp,
+        renews: Option<&str>,
+    ) -> Result<String> {
         let token = self.grid_user_token(customer).await?;
         let kbo = self.esp(esp)?.kbo.clone();
         let dsp = self.point(point)?.dsp.clone();
         let request = w::MandateRequest {
             data_service_point: dsp.to_string(),
-            scope: if quarter_hours { w::Scope::WithInterval } else { w::Scope::DayOnly },
+            scope,
             period_from: period_from.to_string(),
             period_to: None,
-            history: true,
+            history,
             renews: renews.map(str::to_owned),
         };
         let path = format!("/api/registers/v1/dienstverlener/{}/stappenplan", kbo.as_str());
@@ -344,18 +366,50 @@ impl AccessClient {
             bail!("granting a mandate: {} {}", a.status, a.body);
         }
         let told: w::Notifications = typed(a.body, &path)?;
-        let id = told
-            .notifications
+        told.notifications
             .first()
             .and_then(|n| n.mandate.clone())
-            .ok_or_else(|| anyhow!("no mandate id among the notifications: {told:?}"))?;
-        let a = self
-            .post(&format!("/api/registers/v1/mandates/{id}/approve"), &token, &NoBody {})
-            .await?;
-        if a.status != 200 {
-            bail!("approving {id}: {} {}", a.status, a.body);
-        }
-        Ok(id)
+            .ok_or_else(|| anyhow!("no mandate id among the notifications: {told:?}"))
+    }
+
+    /// A grid user refuses a requested mandate.
+    pub async fn reject(&mut self, grid_user: &str, mandate: &str) -> Result<Answer> {
+        let token = self.grid_user_token(grid_user).await?;
+        self.post(&format!("/api/registers/v1/mandates/{mandate}/reject"), &token, &NoBody {}).await
+    }
+
+    /// Onboards an ESP as given (its services, channel, webhook URL), without an endpoint of
+    /// the lab's: the ESP under certification answers its own webhooks.
+    pub async fn onboard(&mut self, name: &str, esp: domain::Esp) -> Result<w::EspOnboarded> {
+        let kbo = esp.kbo.clone();
+        let onboarded: w::EspOnboarded =
+            self.admin_ok("/api/admin/v1/esps", &w::NewEsp { esp }).await?;
+        let esp = Esp {
+            kbo,
+            token: onboarded.token.clone(),
+            secret: onboarded.webhook_secret.clone(),
+            received: Arc::new(Mutex::new(Vec::new())),
+            _endpoint: None,
+        };
+        self.esps.insert(name.to_owned(), esp);
+        Ok(onboarded)
+    }
+
+    /// An admin query, answered as it comes.
+    pub async fn admin_get(&self, path: &str) -> Result<Answer> {
+        self.get(path, &self.admin).await
+    }
+
+    /// An admin command (`POST` or `PATCH` with a JSON body), answered as it comes.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Answer> {
+        let url = format!("{}{path}", self.api);
+        let req = self.http.request(method.clone(), &url).bearer_auth(&self.admin).json(body);
+        self.send(req, &format!("{method} {url}")).await
     }
 
     /// The grid user accepts the terms and consents to the ESP's `live` service; the consent id.
@@ -364,6 +418,17 @@ impl AccessClient {
         grid_user: &str,
         esp: &str,
         point: &str,
+    ) -> Result<String> {
+        self.grant_consent_to(grid_user, esp, point, "live").await
+    }
+
+    /// The grid user accepts the terms and consents to one of the ESP's services.
+    pub async fn grant_consent_to(
+        &mut self,
+        grid_user: &str,
+        esp: &str,
+        point: &str,
+        service: &str,
     ) -> Result<String> {
         let token = self.grid_user_token(grid_user).await?;
         let kbo = self.esp(esp)?.kbo.clone();
@@ -377,7 +442,7 @@ impl AccessClient {
         let consent = w::NewConsent {
             data_service_point: p.dsp.to_string(),
             esp: kbo.to_string(),
-            service: "live".to_owned(),
+            service: service.to_owned(),
         };
         let a = self.post("/api/registers/v1/consents", &token, &consent).await?;
         if a.status != 201 {
@@ -576,7 +641,7 @@ impl AccessClient {
 
     /// Declares or ends an unplanned outage.
     pub async fn outage(&self, active: bool) -> Result<()> {
-        let outage = w::Outage { active, reason: "lab".to_owned() };
+        let outage = w::Outage { active, reason: "lab".to_owned(), retry_after_s: None };
         let _: IgnoredAny = self.admin_ok("/api/admin/v1/outage", &outage).await?;
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! `meterlab certify`: the ESP certification kit (issue 16). Its case catalogue is listed
-//! here; the campaign against an ESP under test builds on it.
+//! `meterlab certify`: the ESP certification kit (issue 16): the case catalogue, statements,
+//! and the campaign against an ESP under test (`certify esp`).
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -25,6 +25,48 @@ pub(crate) enum CertifyCommand {
         /// The statement file.
         file: std::path::PathBuf,
     },
+    /// Certify an ESP: start a platform of its own, onboard the ESP from its statement, run
+    /// every case against it, judge it from what it did; report.json and junit.xml in --out.
+    /// Exit 0 certified, 1 a case failed, 2 a case could not be judged.
+    #[command(after_help = ESP_HELP)]
+    Esp(EspArgs),
+}
+
+const ESP_HELP: &str = "Examples:\n  meterlab certify esp --reference                       # the kit against its own reference ESP\n  meterlab certify esp --statement esp.yaml --listen 127.0.0.1:8090\n  meterlab certify esp --statement esp.yaml --run './start-my-esp.sh' --out evidence/\n\nWithout --run, start your ESP once the kit prints the platform's URL, the token and the\nwebhook secret; the kit waits --esp-timeout for its first request. With --run the command\ngets them as MLAB_PLATFORM, MLAB_TOKEN, MLAB_WEBHOOK_SECRET and MLAB_KBO.";
+
+#[derive(clap::Args)]
+pub(crate) struct EspArgs {
+    /// The ESP's statement (esp.yaml: name, KBO, webhook URL, services, claims, reaction time).
+    #[arg(long, value_name = "FILE", required_unless_present = "reference")]
+    statement: Option<std::path::PathBuf>,
+    /// Certify the reference ESP, run in this process (its statement is built in).
+    #[arg(long, conflicts_with_all = ["statement", "run"])]
+    reference: bool,
+    /// With --reference: make it break one rule (see `meterlab esp reference --help`).
+    #[arg(long, value_name = "NAME", requires = "reference")]
+    misbehave: Option<espref::Misbehaviour>,
+    /// Where the kit's platform listens for the ESP.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    listen: std::net::SocketAddr,
+    /// A shell command that starts the ESP under test once it is onboarded (stopped at the
+    /// end); it gets MLAB_PLATFORM, MLAB_TOKEN, MLAB_WEBHOOK_SECRET and MLAB_KBO.
+    #[arg(long, value_name = "CMD")]
+    run: Option<String>,
+    /// Where report.json and junit.xml go.
+    #[arg(long, default_value = "certification", value_name = "DIR")]
+    out: std::path::PathBuf,
+    /// How long to wait for the ESP's first request.
+    #[arg(long, default_value = "60s", value_parser = parse_wait)]
+    esp_timeout: std::time::Duration,
+    /// Run only this case (repeatable): a partial campaign, to rerun what failed; it
+    /// certifies nothing.
+    #[arg(long, value_name = "ID")]
+    only: Vec<String>,
+}
+
+fn parse_wait(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let d = clock::parse_duration(s).map_err(|e| format!("{e}: use 60s or 2m"))?;
+    std::time::Duration::try_from(d).map_err(|_| "give a positive duration".to_owned())
 }
 
 pub(crate) fn run(cmd: CertifyCommand) -> Result<ExitCode> {
@@ -44,6 +86,7 @@ pub(crate) fn run(cmd: CertifyCommand) -> Result<ExitCode> {
 
 fn run_to(cmd: CertifyCommand, out: &mut impl Write) -> Result<ExitCode> {
     match cmd {
+        CertifyCommand::Esp(args) => esp(args, out),
         CertifyCommand::List { json } => {
             let cases = certify::catalogue();
             if json {
@@ -88,4 +131,99 @@ fn run_to(cmd: CertifyCommand, out: &mut impl Write) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn esp(a: EspArgs, out: &mut impl Write) -> Result<ExitCode> {
+    use anyhow::Context;
+    let text = match &a.statement {
+        Some(f) => std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?,
+        // The reference's endpoint address is known once it listens: pointed to below.
+        None => scenarios::campaign::reference_statement("http://127.0.0.1:9/hooks"),
+    };
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("creating {} for the evidence", a.out.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = rt.block_on(async {
+        let opts = scenarios::campaign::Options {
+            statement: text,
+            listen: a.listen,
+            esp_timeout: a.esp_timeout,
+            only: a.only.clone(),
+        };
+        let mut campaign = scenarios::campaign::Campaign::start(opts).await?;
+        let on = campaign.onboarding().clone();
+        eprintln!("certification platform: {}", on.platform);
+        eprintln!("  ESP {}: token {}", on.kbo, on.token);
+        eprintln!("  webhook secret {}", on.webhook_secret);
+        let mut _reference = None;
+        if a.reference {
+            let r = espref::Reference::start(espref::Config {
+                platform: on.platform.clone(),
+                token: on.token.clone(),
+                webhook_secret: on.webhook_secret.clone(),
+                webhook_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+                poll: std::time::Duration::from_millis(250),
+                misbehave: a.misbehave,
+            })
+            .await?;
+            if let Some(w) = r.webhook {
+                campaign.webhooks_to(&format!("http://{w}/hooks")).await?;
+            }
+            _reference = Some(r);
+        }
+        let child = match &a.run {
+            Some(cmd) => Some(
+                tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .env("MLAB_PLATFORM", &on.platform)
+                    .env("MLAB_TOKEN", &on.token)
+                    .env("MLAB_WEBHOOK_SECRET", &on.webhook_secret)
+                    .env("MLAB_KBO", &on.kbo)
+                    .kill_on_drop(true)
+                    .spawn()
+                    .with_context(|| format!("starting the ESP: {cmd}"))?,
+            ),
+            None => None,
+        };
+        // An ESP that exits early is said so at once: its cases then end inconclusive.
+        let watcher = child.map(|mut c| {
+            tokio::spawn(async move {
+                match c.wait().await {
+                    Ok(status) => eprintln!("the ESP under test (--run) exited: {status}"),
+                    Err(e) => eprintln!("the ESP under test (--run) could not be watched: {e}"),
+                }
+            })
+        });
+        let total = if a.only.is_empty() { certify::catalogue().len() } else { a.only.len() };
+        let mut n = 0;
+        let report = campaign
+            .run(|c| {
+                n += 1;
+                let first = c.evidence.first().map_or("", String::as_str);
+                let first: String = first.chars().take(110).collect();
+                eprintln!("[{n:>2}/{total}] {:<12} {:<15} {first}", c.id, c.verdict.as_str());
+            })
+            .await;
+        // Aborting the watcher drops the child, which kills it (kill_on_drop).
+        if let Some(w) = watcher {
+            w.abort();
+        }
+        report
+    })?;
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(a.out.join("report.json"), json + "\n")?;
+    std::fs::write(a.out.join("junit.xml"), report.junit())?;
+    let counts: Vec<String> = report.counts.iter().map(|(v, n)| format!("{n} {v}")).collect();
+    writeln!(
+        out,
+        "{} ({}): {} ({}); catalogue {}; evidence in {}",
+        report.esp.name,
+        report.esp.kbo,
+        report.outcome,
+        counts.join(", "),
+        report.catalogue,
+        a.out.display()
+    )?;
+    Ok(ExitCode::from(report.code()))
 }

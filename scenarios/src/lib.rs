@@ -22,6 +22,9 @@ pub mod suite;
 /// A client of the platform's data-access API, simulated ESPs, and provisioning.
 pub mod access;
 
+/// The ESP certification campaign (`meterlab certify esp`).
+pub mod campaign;
+
 /// One meter of a rig, with the dongle on its P1 port.
 pub struct LabMeter {
     /// `rig-a`.

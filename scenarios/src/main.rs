@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod bench;
 mod certifycmd;
 mod console;
+mod espcmd;
 mod lab;
 mod labapi;
 mod labdb;
@@ -75,9 +76,13 @@ enum Command {
     /// The rigs: list, show, and attach during your slot (ptys and TCP ports per meter).
     #[command(subcommand)]
     Rig(rigcmd::RigCommand),
-    /// The ESP certification kit: its case catalogue and statements.
+    /// The ESP certification kit: its case catalogue, statements, and campaigns against an
+    /// ESP under test.
     #[command(subcommand)]
     Certify(certifycmd::CertifyCommand),
+    /// ESPs the lab provides: the reference ESP.
+    #[command(subcommand)]
+    Esp(espcmd::EspCommand),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +107,7 @@ fn main() -> ExitCode {
         Command::Book(cmd) => rigcmd::run_book(cmd),
         Command::Rig(cmd) => rigcmd::run_rig(cmd),
         Command::Certify(cmd) => certifycmd::run(cmd),
+        Command::Esp(cmd) => espcmd::run(cmd),
     };
     match res {
         Ok(code) => code,

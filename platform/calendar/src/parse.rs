@@ -19,13 +19,13 @@ pub enum ParseDurationError {
         found: char,
     },
     /// A number at the end of the input with no unit after it.
-    #[error("`{number}` has no unit; add y, d, h, m or s")]
+    #[error("`{number}` has no unit; add y, d, h, m, s or ms")]
     MissingUnit {
         /// The digits without a unit.
         number: String,
     },
     /// Letters that are not one of `y`, `d`, `h`, `m`, `s`.
-    #[error("unknown unit `{unit}`; use y, d, h, m or s")]
+    #[error("unknown unit `{unit}`; use y, d, h, m, s or ms")]
     UnknownUnit {
         /// The letters found.
         unit: String,
@@ -45,7 +45,7 @@ pub enum ParseDurationError {
 
 /// Parses CLI durations such as `22h`, `90s`, `15m`, `7d`, `365d` or `1h30m`.
 ///
-/// The input is one or more `<digits><unit>` parts with units `y`, `d`, `h`, `m`, `s`,
+/// The input is one or more `<digits><unit>` parts with units `y`, `d`, `h`, `m`, `s`, `ms`,
 /// largest first and each used at most once. Surrounding whitespace is ignored. `d` means
 /// exactly 24 h of elapsed time, not a calendar day: `--for 7d` across a DST change ends at a
 /// different local hour than it started; `y` is 365 such days (moving a simulated clock three
@@ -56,7 +56,7 @@ pub fn parse_duration(input: &str) -> Result<SignedDuration, ParseDurationError>
         return Err(ParseDurationError::Empty);
     }
     let mut total = SignedDuration::ZERO;
-    let mut previous_unit_secs = i64::MAX;
+    let mut previous_unit_ms = i64::MAX;
     while let Some(first) = rest.chars().next() {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits == 0 {
@@ -65,12 +65,13 @@ pub fn parse_duration(input: &str) -> Result<SignedDuration, ParseDurationError>
         let (number, tail) = rest.split_at(digits);
         let letters = tail.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(letters);
-        let unit_secs = match unit {
-            "y" => 365 * 86_400,
-            "d" => 86_400,
-            "h" => 3_600,
-            "m" => 60,
-            "s" => 1,
+        let unit_ms = match unit {
+            "y" => 365 * 86_400_000,
+            "d" => 86_400_000,
+            "h" => 3_600_000,
+            "m" => 60_000,
+            "s" => 1_000,
+            "ms" => 1,
             "" => {
                 return Err(match tail.chars().next() {
                     Some(found) => ParseDurationError::Unexpected { found },
@@ -79,18 +80,18 @@ pub fn parse_duration(input: &str) -> Result<SignedDuration, ParseDurationError>
             }
             _ => return Err(ParseDurationError::UnknownUnit { unit: unit.to_owned() }),
         };
-        if unit_secs >= previous_unit_secs {
+        if unit_ms >= previous_unit_ms {
             return Err(ParseDurationError::Order { unit: unit.to_owned() });
         }
-        previous_unit_secs = unit_secs;
+        previous_unit_ms = unit_ms;
         // `number` is all ASCII digits, so overflow is the only way parsing can fail.
         let part = number
             .parse::<i64>()
             .ok()
-            .and_then(|n| n.checked_mul(unit_secs))
+            .and_then(|n| n.checked_mul(unit_ms))
             .ok_or(ParseDurationError::TooLarge)?;
         total = total
-            .checked_add(SignedDuration::from_secs(part))
+            .checked_add(SignedDuration::from_millis(part))
             .ok_or(ParseDurationError::TooLarge)?;
         rest = tail;
     }

@@ -128,6 +128,8 @@ fn parse_duration_accepts_cli_forms() {
         ("1h30m", secs(5400)),
         ("1d2h3m4s", secs(86_400 + 2 * 3600 + 3 * 60 + 4)),
         (" 0s ", SignedDuration::ZERO),
+        ("250ms", SignedDuration::from_millis(250)),
+        ("1s500ms", SignedDuration::from_millis(1500)),
     ] {
         assert_eq!(parse_duration(s), Ok(want), "{s}");
     }
@@ -149,6 +151,7 @@ fn parse_duration_says_what_is_wrong() {
         ("5min", E::UnknownUnit { unit: owned("min") }),
         ("30m1h", E::Order { unit: owned("h") }),
         ("1h1h", E::Order { unit: owned("h") }),
+        ("5ms1s", E::Order { unit: owned("s") }),
         ("99999999999999999999s", E::TooLarge),
         ("999999999999999999d", E::TooLarge),
     ] {
@@ -156,7 +159,7 @@ fn parse_duration_says_what_is_wrong() {
     }
     assert_eq!(
         E::MissingUnit { number: owned("22") }.to_string(),
-        "`22` has no unit; add y, d, h, m or s"
+        "`22` has no unit; add y, d, h, m, s or ms"
     );
 }
 

@@ -29,6 +29,34 @@ pub(crate) const REQUEST_ID: &str = "x-request-id";
 /// The platform's time at the answer, on its clock (system or simulated).
 pub(crate) const TIME: &str = "x-meterlab-time";
 
+/// Exchanges a watcher may fall behind by before it loses some.
+pub(crate) const JOURNAL: usize = 16_384;
+
+/// One request as the platform answered it: what an outside client did, seen from the
+/// platform's side (the certification kit's evidence of what an ESP sent).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Exchange {
+    /// When it was answered (platform clock).
+    pub at: clock::Timestamp,
+    /// The request id (the client's `X-Request-Id`, or the one made here).
+    pub request_id: String,
+    /// `GET`, `POST` …
+    pub method: String,
+    /// The path.
+    pub path: String,
+    /// The query, as sent.
+    pub query: Option<String>,
+    /// Who the bearer token speaks for (`esp:0123456749`), when it is one the platform knows.
+    pub party: Option<String>,
+    /// The first 12 hex digits of the token's SHA-256, when one was sent: which token, never
+    /// the token itself.
+    pub token: Option<String>,
+    /// The answer's status.
+    pub status: u16,
+    /// The answer's `Retry-After` seconds, when it had one.
+    pub retry_after: Option<u64>,
+}
+
 /// 5xx answers since start, for `/metrics`.
 pub(crate) static SERVER_ERRORS: AtomicU64 = AtomicU64::new(0);
 
@@ -41,6 +69,16 @@ pub(crate) async fn edge(State(access): State<Arc<Access>>, req: Request, next: 
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| wire::hex(&rand::random::<[u8; 8]>()), str::to_owned);
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let watched = access.journal.receiver_count() > 0;
+    let seen = watched.then(|| {
+        let token = crate::http::bearer(req.headers());
+        (
+            req.uri().query().map(str::to_owned),
+            token.and_then(|t| access.principal(t)).map(|p| p.name()),
+            token.map(|t| crate::access::token_hash(t)[..12].to_owned()),
+        )
+    });
+    let journal = access.journal.clone();
     let span = tracing::info_span!("request", id = %id, %method, %path);
     let clock = access.clock.clone();
     let res = async move {
@@ -55,8 +93,28 @@ pub(crate) async fn edge(State(access): State<Arc<Access>>, req: Request, next: 
     .instrument(span)
     .await;
     let mut res = finish(res, &id, &method, &path).await;
-    if let Ok(v) = HeaderValue::from_str(&clock.now().to_string()) {
+    let at = clock.now();
+    if let Ok(v) = HeaderValue::from_str(&at.to_string()) {
         res.headers_mut().insert(TIME, v);
+    }
+    if let Some((query, party, token)) = seen {
+        let retry_after = res
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        // No watcher left is no error: the journal is for whoever watches.
+        let _ = journal.send(Exchange {
+            at,
+            request_id: id,
+            method: method.to_string(),
+            path,
+            query,
+            party,
+            token,
+            status: res.status().as_u16(),
+            retry_after,
+        });
     }
     res
 }

@@ -24,6 +24,7 @@ mod tests;
 mod webhooks;
 
 pub use access::{Access, AccessError, Principal, RateLimit, party_name};
+pub use edge::Exchange;
 pub use ingest::{Ingest, IngestError, Live};
 pub use inproc::{InProcess, Refused};
 pub use mqtt::{BrokerSpec, EmbeddedBroker};

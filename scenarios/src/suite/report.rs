@@ -501,7 +501,7 @@ impl Report {
 /// Text for an XML attribute or element: the five special characters escaped, and the
 /// characters XML 1.0 cannot hold at all (terminal escapes and other controls in a panic
 /// message) left out.
-fn xml(s: &str) -> String {
+pub(crate) fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -322,8 +322,19 @@ pub(crate) async fn outage(
     Body(b): Body<w::Outage>,
 ) -> Answer<Json<w::OutageState>> {
     let reason = if b.reason.is_empty() { "declared by an administrator".into() } else { b.reason };
-    ctx.access.set_outage(b.active.then_some(reason));
-    Ok(Json(w::OutageState { outage: ctx.access.outage() }))
+    let retry = match b.retry_after_s {
+        None => 60,
+        Some(s @ 1..=3600) => u64::from(s),
+        Some(s) => {
+            return Err(Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Code::InvalidBody,
+                format!("retry_after_s {s}: give 1 to 3600 seconds"),
+            ));
+        }
+    };
+    ctx.access.set_outage(b.active.then_some((reason, retry)));
+    Ok(Json(w::OutageState { outage: ctx.access.outage().map(|(r, _)| r) }))
 }
 
 #[derive(Deserialize)]

@@ -272,88 +272,96 @@ pub(crate) async fn stream(
     decide(&ctx, &p, &ean, DataKind::Nrt, "GET stream", (now, horizon)).await?;
     let dongle = ctx.read.dongle_of(&ean).await.unwrap_or_default();
     let rx = ctx.ingest.live.subscribe();
-    let state = (rx, ctx.clone(), p, ean, dongle, false);
-    let events =
-        futures_util::stream::unfold(state, |(mut rx, ctx, p, ean, dongle, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let live = match rx.recv().await {
-                    Ok(l) => l,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+    let mut changes = ctx.access.changes.subscribe();
+    changes.mark_unchanged();
+    let state = Streaming { rx, changes, ctx: ctx.clone(), p, ean, dongle, done: false };
+    let events = futures_util::stream::unfold(state, |mut s| async move {
+        if s.done {
+            return None;
+        }
+        loop {
+            // A sample, or a change of the registers (a revocation, a market scenario, a
+            // suspension): either way the consent is checked again before anything is sent.
+            let (at, live) = tokio::select! {
+                l = s.rx.recv() => match l {
+                    Ok(l) if l.dongle == s.dongle => (l.captured_at, Some(l)),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return None,
-                };
-                if live.dongle != dongle {
-                    continue;
-                }
-                let now = ctx.access.clock.now();
-                let at = live.captured_at;
-                let ok = ctx
-                    .access
-                    .read(|r| {
-                        let d = r.authorize(
-                            &p.party,
-                            &ean,
-                            DataKind::Nrt,
-                            at,
-                            at + SignedDuration::from_secs(1),
-                            now,
-                        );
-                        d.allowed && d.windows.iter().any(|(a, b)| *a <= at && at < *b)
-                    })
-                    .await;
-                if !ok {
-                    let d = Decision {
-                        allowed: false,
-                        windows: Vec::new(),
-                        basis: None,
-                        refusal: None,
-                    };
-                    if let Err(e) = ctx
-                        .access
-                        .log(
-                            &p,
-                            &ean,
-                            DataKind::Nrt,
-                            "GET stream (ended)",
-                            at,
-                            now,
-                            &d,
-                            "consent ended: stream closed".into(),
-                        )
-                        .await
-                    {
-                        tracing::error!(
-                            "the access register did not take the end of a stream: {e}"
-                        );
-                    }
-                    let ev =
-                        Event::default().event("revoked").data("consent revoked or access ended");
-                    return Some((
-                        Ok::<_, std::convert::Infallible>(ev),
-                        (rx, ctx, p, ean, dongle, true),
-                    ));
-                }
-                let sample = w::LiveSample {
-                    dongle: live.dongle.clone(),
-                    captured_at: live.captured_at,
-                    import_wh: live.import,
-                    export_wh: live.export,
-                    power_import_w: live.power_import,
-                    power_export_w: live.power_export,
-                };
-                let ev = match Event::default().event("sample").json_data(&sample) {
-                    Ok(ev) => ev,
-                    Err(e) => {
-                        tracing::error!("a stream sample could not be written: {e}");
-                        continue;
-                    }
-                };
-                return Some((Ok(ev), (rx, ctx, p, ean, dongle, false)));
+                },
+                c = s.changes.changed() => match c {
+                    Ok(()) => (s.ctx.access.clock.now(), None),
+                    Err(_) => return None,
+                },
+            };
+            if !s.allowed(at).await {
+                s.ended(at).await;
+                let ev = Event::default().event("revoked").data("consent revoked or access ended");
+                s.done = true;
+                return Some((Ok::<_, std::convert::Infallible>(ev), s));
             }
-        });
+            let Some(live) = live else { continue };
+            let sample = w::LiveSample {
+                dongle: live.dongle.clone(),
+                captured_at: live.captured_at,
+                import_wh: live.import,
+                export_wh: live.export,
+                power_import_w: live.power_import,
+                power_export_w: live.power_export,
+            };
+            match Event::default().event("sample").json_data(&sample) {
+                Ok(ev) => return Some((Ok(ev), s)),
+                Err(e) => tracing::error!("a stream sample could not be written: {e}"),
+            }
+        }
+    });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// An open NRT stream's state between events.
+struct Streaming {
+    rx: tokio::sync::broadcast::Receiver<crate::ingest::Live>,
+    changes: tokio::sync::watch::Receiver<u64>,
+    ctx: Ctx,
+    p: crate::access::Principal,
+    ean: Ean,
+    dongle: String,
+    done: bool,
+}
+
+impl Streaming {
+    /// Whether the caller may still see the point's near-real-time data at `at`.
+    async fn allowed(&self, at: Timestamp) -> bool {
+        let now = self.ctx.access.clock.now();
+        self.ctx
+            .access
+            .read(|r| {
+                let d = r.authorize(
+                    &self.p.party,
+                    &self.ean,
+                    DataKind::Nrt,
+                    at,
+                    at + SignedDuration::from_secs(1),
+                    now,
+                );
+                d.allowed && d.windows.iter().any(|(a, b)| *a <= at && at < *b)
+            })
+            .await
+    }
+
+    /// Records the stream's end in the access register.
+    async fn ended(&self, at: Timestamp) {
+        let now = self.ctx.access.clock.now();
+        let d = Decision { allowed: false, windows: Vec::new(), basis: None, refusal: None };
+        let note = "consent ended: stream closed".to_owned();
+        let logged = self
+            .ctx
+            .access
+            .log(&self.p, &self.ean, DataKind::Nrt, "GET stream (ended)", at, now, &d, note)
+            .await;
+        if let Err(e) = logged {
+            tracing::error!("the access register did not take the end of a stream: {e}");
+        }
+    }
 }
 
 /// R-MAN-8: the mandate status of many data service points at once.

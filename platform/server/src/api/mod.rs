@@ -331,13 +331,13 @@ impl FromRequestParts<Ctx> for DataCaller {
     async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Answer<DataCaller> {
         let p = principal(ctx, parts)?;
         let staff = matches!(p.party, Party::Admin | Party::Operator);
-        if !staff && let Some(reason) = ctx.access.outage() {
+        if !staff && let Some((reason, retry)) = ctx.access.outage() {
             return Err(Failure::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Code::UnplannedOutage,
                 format!("unplanned outage: {reason}; the data will be delivered afterwards"),
             )
-            .retry_after(60));
+            .retry_after(retry));
         }
         Ok(DataCaller(p))
     }

@@ -178,6 +178,11 @@ pub struct Outage {
     /// Why, for the 503s' message.
     #[serde(default)]
     pub reason: String,
+    /// The seconds the 503s' `Retry-After` announces (1 to 3600; 60 if absent): how long the
+    /// administrator expects the outage to last.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 3600))]
+    pub retry_after_s: Option<u32>,
 }
 
 /// The outage now.

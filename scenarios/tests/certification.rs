@@ -1,0 +1,136 @@
+//! The certification kit judged by what it must catch (issue 16): the reference ESP passes
+//! every case, and each misbehaving variant fails exactly the cases its broken rule is
+//! checked by, no more and no fewer. One more campaign certifies the reference ESP as a
+//! process of its own (`certify esp --run 'meterlab esp reference …'`), through the binary a
+//! user runs.
+//!
+//! The campaigns run at once (each on a platform of its own): a campaign mostly waits on the
+//! lab's clock, so together they take about as long as one.
+
+#![allow(clippy::unwrap_used)]
+
+use espref::Misbehaviour;
+use scenarios::campaign::{self, Campaign, Options, Report};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What each variant must fail, by case id.
+fn expected(m: Option<Misbehaviour>) -> &'static [&'static str] {
+    use Misbehaviour::*;
+    match m {
+        None => &[],
+        Some(KeepsReadingAfterRevocation) => &["ESP-MAN-07", "ESP-NRT-02", "ESP-NRT-04"],
+        Some(ReadsPastCut) => &["ESP-MKT-02", "ESP-MKT-03", "ESP-MKT-04", "ESP-MKT-05"],
+        Some(IgnoresRetryAfter) => &["ESP-SLA-01", "ESP-SLA-02"],
+        Some(AcceptsForgedWebhooks) => &["ESP-HOOK-01"],
+        Some(ReadsAnotherEspsPoint) => &["ESP-ACC-01"],
+        Some(NeverRenews) => &["ESP-MAN-08"],
+        Some(ReadsBeyondGranularity) => &["ESP-MAN-02"],
+        Some(ReadsBeyondServiceNeeds) => &["ESP-NRT-03"],
+    }
+}
+
+async fn certify(m: Option<Misbehaviour>) -> Report {
+    let opts = Options {
+        statement: campaign::reference_statement("http://127.0.0.1:9/hooks"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        esp_timeout: Duration::from_secs(30),
+        only: Vec::new(),
+    };
+    let mut c = Campaign::start(opts).await.unwrap();
+    let on = c.onboarding().clone();
+    let esp = espref::Reference::start(espref::Config {
+        platform: on.platform,
+        token: on.token,
+        webhook_secret: on.webhook_secret,
+        webhook_listen: Some("127.0.0.1:0".parse().unwrap()),
+        poll: Duration::from_millis(250),
+        misbehave: m,
+    })
+    .await
+    .unwrap();
+    c.webhooks_to(&format!("http://{}/hooks", esp.webhook.unwrap())).await.unwrap();
+    c.run(|_| {}).await.unwrap()
+}
+
+fn not_passed(r: &Report) -> BTreeMap<String, String> {
+    r.cases
+        .iter()
+        .filter(|c| c.verdict != certify::Verdict::Passed)
+        .map(|c| (c.id.clone(), format!("{}: {}", c.verdict.as_str(), c.evidence.join(" | "))))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_passes_and_each_misbehaviour_fails_exactly_its_cases() {
+    let variants: Vec<Option<Misbehaviour>> =
+        std::iter::once(None).chain(Misbehaviour::ALL.into_iter().map(Some)).collect();
+    let runs = variants.iter().map(|m| tokio::spawn(certify(*m)));
+    let reports = futures::future::join_all(runs).await;
+    let mut wrong = Vec::new();
+    for (m, r) in variants.iter().zip(reports) {
+        let r = r.unwrap();
+        let name = m.map_or("the reference", |m| m.as_str());
+        let got = not_passed(&r);
+        let failed: Vec<&str> =
+            got.iter().filter(|(_, v)| v.starts_with("failed")).map(|(k, _)| k.as_str()).collect();
+        let want = expected(*m);
+        if failed != want || got.len() != want.len() {
+            wrong.push(format!("{name}: expected to fail {want:?}, got {got:#?}"));
+        }
+        assert_eq!(r.cases.len(), certify::catalogue().len(), "{name}: every case in the report");
+        assert_eq!(r.code(), if want.is_empty() { 0 } else { 1 }, "{name}");
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_reference_esp_as_a_process_of_its_own_is_certified() {
+    let dir = std::env::temp_dir().join(format!("mlab-certify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A free port for the reference's webhook endpoint, which the statement must name.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let statement = dir.join("esp.yaml");
+    std::fs::write(
+        &statement,
+        campaign::reference_statement(&format!("http://127.0.0.1:{port}/hooks")),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_meterlab");
+    let out = std::process::Command::new(bin)
+        .args(["certify", "esp", "--statement"])
+        .arg(&statement)
+        .arg("--run")
+        .arg(format!("exec {bin} esp reference --webhook-listen 127.0.0.1:{port}"))
+        .arg("--out")
+        .arg(dir.join("evidence"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout {}\nstderr {stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": certified ("));
+    let report: Report =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("evidence/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report.outcome, "certified");
+    assert_eq!(report.catalogue, certify::CATALOGUE_VERSION);
+    // Progress on the terminal: a line per case.
+    assert_eq!(stderr.lines().filter(|l| l.starts_with('[')).count(), certify::catalogue().len());
+    let junit = std::fs::read_to_string(dir.join("evidence/junit.xml")).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&junit);
+    let mut cases = 0;
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Start(e) if e.name().as_ref() == b"testcase" => cases += 1,
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(cases, certify::catalogue().len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
