@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use clap::Subcommand;
+use scenarios::campaign::seal::{self, LabKey};
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
@@ -30,6 +31,60 @@ pub(crate) enum CertifyCommand {
     /// Exit 0 certified, 1 a case failed, 2 a case could not be judged.
     #[command(after_help = ESP_HELP)]
     Esp(EspArgs),
+    /// Check a report.json: the lab's signature, and that not one byte changed. Exit 0
+    /// verified, 1 refused (with the reason).
+    #[command(
+        after_help = "Examples:\n  meterlab certify verify evidence/report.json                 # against this lab's key\n  meterlab certify verify report.json --public-key 3b6a27bc…   # a certifier with the lab's public key"
+    )]
+    Verify {
+        /// The report.
+        file: std::path::PathBuf,
+        /// The lab's public key (64 hex digits, or a file holding them); default: this lab's
+        /// own key in the data directory.
+        #[arg(long, value_name = "HEX|FILE", env = "MLAB_CERTIFY_PUBLIC_KEY")]
+        public_key: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// The lab's signing key: print its public half (making the key on first use), or
+    /// export it for certifiers.
+    #[command(
+        after_help = "Examples:\n  meterlab certify key\n  meterlab certify key --export lab-public-key.txt"
+    )]
+    Key {
+        /// Write the public key (hex) to this file too.
+        #[arg(long, value_name = "FILE")]
+        export: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// The certificates this lab issued, newest first.
+    #[command(
+        after_help = "Examples:\n  meterlab certify history\n  meterlab certify history --json"
+    )]
+    History {
+        /// One JSON document.
+        #[arg(long)]
+        json: bool,
+        /// The lab's database.
+        #[arg(long, default_value = "sqlite:meterlab.db", env = "MLAB_DATABASE")]
+        database: String,
+    },
+}
+
+/// Where the lab keeps its signing key.
+#[derive(clap::Args)]
+pub(crate) struct DataDir {
+    /// The lab's data directory (the signing key lives here); default
+    /// $XDG_DATA_HOME/meterlab or ~/.local/share/meterlab.
+    #[arg(long, value_name = "DIR", env = "MLAB_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
+}
+
+impl DataDir {
+    fn path(&self) -> std::path::PathBuf {
+        self.data_dir.clone().unwrap_or_else(scenarios::campaign::seal::default_data_dir)
+    }
 }
 
 const ESP_HELP: &str = "Examples:\n  meterlab certify esp --reference                       # the kit against its own reference ESP\n  meterlab certify esp --statement esp.yaml --listen 127.0.0.1:8090\n  meterlab certify esp --statement esp.yaml --run './start-my-esp.sh' --out evidence/\n\nWithout --run, start your ESP once the kit prints the platform's URL, the token and the\nwebhook secret; the kit waits --esp-timeout for its first request. With --run the command\ngets them as MLAB_PLATFORM, MLAB_TOKEN, MLAB_WEBHOOK_SECRET and MLAB_KBO.";
@@ -62,6 +117,11 @@ pub(crate) struct EspArgs {
     /// certifies nothing.
     #[arg(long, value_name = "ID")]
     only: Vec<String>,
+    #[command(flatten)]
+    data: DataDir,
+    /// The lab's database, where issued certificates are kept (`certify history`).
+    #[arg(long, default_value = "sqlite:meterlab.db", env = "MLAB_DATABASE")]
+    database: String,
 }
 
 fn parse_wait(s: &str) -> std::result::Result<std::time::Duration, String> {
@@ -87,6 +147,21 @@ pub(crate) fn run(cmd: CertifyCommand) -> Result<ExitCode> {
 fn run_to(cmd: CertifyCommand, out: &mut impl Write) -> Result<ExitCode> {
     match cmd {
         CertifyCommand::Esp(args) => esp(args, out),
+        CertifyCommand::Verify { file, public_key, data } => verify(&file, public_key, &data, out),
+        CertifyCommand::Key { export, data } => {
+            let dir = data.path();
+            let (key, made) = LabKey::open_or_create(&dir)?;
+            if made {
+                eprintln!("made the lab's signing key: {}", key.path.display());
+            }
+            writeln!(out, "{}", key.public_hex())?;
+            if let Some(f) = export {
+                std::fs::write(&f, key.public_hex() + "\n")
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CertifyCommand::History { json, database } => history(&database, json, out),
         CertifyCommand::List { json } => {
             let cases = certify::catalogue();
             if json {
@@ -211,9 +286,42 @@ fn esp(a: EspArgs, out: &mut impl Write) -> Result<ExitCode> {
         }
         report
     })?;
-    let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(a.out.join("report.json"), json + "\n")?;
+    let mut report = report;
+    let (key, made) = LabKey::open_or_create(&a.data.path())?;
+    if made {
+        eprintln!("made the lab's signing key: {}", key.path.display());
+    }
+    let text = key.seal(&mut report)?;
+    std::fs::write(a.out.join("report.json"), &text)?;
+    std::fs::write(a.out.join("report.html"), scenarios::campaign::html::render(&report))?;
     std::fs::write(a.out.join("junit.xml"), report.junit())?;
+    let cert = scenarios::campaign::Certificate {
+        campaign: report.campaign.clone(),
+        esp: report.esp.clone(),
+        outcome: report.outcome.clone(),
+        catalogue: report.catalogue.clone(),
+        started: report.started,
+        statement_sha256: report.statement_sha256.clone(),
+        report_sha256: wire::hex(&sha2::Digest::finalize(
+            <sha2::Sha256 as sha2::Digest>::new_with_prefix(text.as_bytes()),
+        )),
+        public_key: key.public_hex(),
+        counts: report.counts.clone(),
+    };
+    rt.block_on(async {
+        let db = ledgerdb::open(&a.database)
+            .await
+            .with_context(|| format!("opening the lab database {} for the history", a.database))?;
+        ledgerdb::LedgerStore::put_record(
+            &db,
+            ledgerdb::Record::Certificates,
+            &cert.campaign,
+            &serde_json::to_string(&cert)?,
+        )
+        .await?;
+        anyhow::Ok(())
+    })?;
+    eprintln!("signed with the lab's key {} (meterlab certify verify to check)", key.public_hex());
     let counts: Vec<String> = report.counts.iter().map(|(v, n)| format!("{n} {v}")).collect();
     writeln!(
         out,
@@ -226,4 +334,83 @@ fn esp(a: EspArgs, out: &mut impl Write) -> Result<ExitCode> {
         a.out.display()
     )?;
     Ok(ExitCode::from(report.code()))
+}
+
+fn verify(
+    file: &std::path::Path,
+    public_key: Option<String>,
+    data: &DataDir,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let hex = match public_key {
+        // A file holding the key, or the key itself.
+        Some(k) => std::fs::read_to_string(&k).unwrap_or(k),
+        None => match LabKey::open(&data.path())? {
+            Some(k) => k.public_hex(),
+            None => anyhow::bail!(
+                "this lab has no signing key in {}: give the signing lab's --public-key",
+                data.path().display()
+            ),
+        },
+    };
+    let trusted = seal::public_key(&hex)?;
+    match seal::verify(&text, &trusted) {
+        Ok(r) => {
+            writeln!(
+                out,
+                "verified: {} ({}) {} in campaign {}, catalogue {}, signed by {}",
+                r.esp.name,
+                r.esp.kbo,
+                r.outcome,
+                r.campaign,
+                r.catalogue,
+                hex.trim()
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("refused: {}: {e}", file.display());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn history(database: &str, json: bool, out: &mut impl Write) -> Result<ExitCode> {
+    use anyhow::Context;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rows = rt.block_on(async {
+        let db = ledgerdb::open(database)
+            .await
+            .with_context(|| format!("opening the lab database {database}"))?;
+        anyhow::Ok(ledgerdb::LedgerStore::records(&db, ledgerdb::Record::Certificates).await?)
+    })?;
+    let mut certs: Vec<scenarios::campaign::Certificate> = rows
+        .iter()
+        .map(|(id, body)| serde_json::from_str(body).with_context(|| format!("certificate {id}")))
+        .collect::<Result<_>>()?;
+    certs.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.campaign.cmp(&a.campaign)));
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&certs)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if certs.is_empty() {
+        writeln!(out, "no certificates yet: meterlab certify esp --statement esp.yaml")?;
+    }
+    for c in certs {
+        let counts: Vec<String> = c.counts.iter().map(|(v, n)| format!("{n} {v}")).collect();
+        writeln!(
+            out,
+            "{}  {:<10} {} ({})  catalogue {}  {}  report sha256 {}",
+            c.started.strftime("%Y-%m-%d %H:%M"),
+            c.outcome,
+            c.esp.name,
+            c.esp.kbo,
+            c.catalogue,
+            counts.join(", "),
+            &c.report_sha256[..16.min(c.report_sha256.len())]
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

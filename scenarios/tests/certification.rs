@@ -97,7 +97,19 @@ fn the_reference_esp_as_a_process_of_its_own_is_certified() {
     )
     .unwrap();
     let bin = env!("CARGO_BIN_EXE_meterlab");
+    let data = dir.join("data");
+    let database = format!("sqlite:{}", dir.join("lab.db").display());
+    let meterlab = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .args(args)
+            .env("MLAB_DATA_DIR", &data)
+            .env("MLAB_DATABASE", &database)
+            .output()
+            .unwrap()
+    };
     let out = std::process::Command::new(bin)
+        .env("MLAB_DATA_DIR", &data)
+        .env("MLAB_DATABASE", &database)
         .args(["certify", "esp", "--statement"])
         .arg(&statement)
         .arg("--run")
@@ -132,5 +144,47 @@ fn the_reference_esp_as_a_process_of_its_own_is_certified() {
         }
     }
     assert_eq!(cases, certify::catalogue().len());
+
+    // The report verifies against the lab's key; one changed byte is refused, with the reason.
+    let report_path = dir.join("evidence/report.json");
+    let path = report_path.to_str().unwrap();
+    let v = meterlab(&["certify", "verify", path]);
+    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stderr));
+    assert!(String::from_utf8_lossy(&v.stdout).starts_with("verified: meterlab reference ESP"));
+    let key = meterlab(&["certify", "key"]);
+    let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
+    assert_eq!(Some(key.as_str()), report.signature.as_ref().map(|s| s.public_key.as_str()));
+    let text = std::fs::read_to_string(&report_path).unwrap();
+    let tampered = dir.join("tampered.json");
+    std::fs::write(&tampered, text.replacen("\"passed\"", "\"failed\"", 1)).unwrap();
+    let v = meterlab(&["certify", "verify", tampered.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&v.stderr).contains("changed after signing"));
+    // Another lab's key refuses it.
+    let other = dir.join("other");
+    let v = std::process::Command::new(bin)
+        .args(["certify", "verify", path])
+        .env("MLAB_DATA_DIR", &other)
+        .env("MLAB_CERTIFY_PUBLIC_KEY", "11".repeat(32))
+        .output()
+        .unwrap();
+    assert_eq!(v.status.code(), Some(1), "{}", String::from_utf8_lossy(&v.stderr));
+
+    // The history keeps the certificate; the page is well-formed and names every case.
+    let h = meterlab(&["certify", "history"]);
+    let h = String::from_utf8_lossy(&h.stdout);
+    assert_eq!(h.lines().filter(|l| l.contains("certified")).count(), 1, "{h}");
+    let html = std::fs::read_to_string(dir.join("evidence/report.html")).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&html);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("report.html is not well-formed: {e}"),
+        }
+    }
+    for c in certify::catalogue() {
+        assert!(html.contains(&format!("id=\"{}\"", c.id)), "{} missing from the page", c.id);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

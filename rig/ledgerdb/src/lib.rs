@@ -57,6 +57,8 @@ pub enum Record {
     Rigs,
     /// Usage agreements.
     Agreements,
+    /// Certificates the ESP certification kit issued (one per campaign, by campaign id).
+    Certificates,
 }
 
 impl Record {
@@ -64,6 +66,7 @@ impl Record {
         match self {
             Record::Rigs => "rigs",
             Record::Agreements => "agreements",
+            Record::Certificates => "certificates",
         }
     }
 }

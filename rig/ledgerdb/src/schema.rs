@@ -56,9 +56,16 @@ const SEED_SLOT_COUNTER: &str = "INSERT INTO counters (name, value) \
     SELECT 'slot', COALESCE(MAX(CAST(id AS BIGINT)), 0) FROM slots WHERE true \
     ON CONFLICT (name) DO NOTHING";
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "rigs, usage agreements, slots without overlap, audit log, slot counter",
-    sqlite: SQLITE_V1,
-    postgres: POSTGRES_V1,
-}];
+/// The certificates `meterlab certify esp` issued, kept beside the ledger in the lab's database.
+const V2: &[&str] =
+    &["CREATE TABLE IF NOT EXISTS certificates (id TEXT PRIMARY KEY, body TEXT NOT NULL)"];
+
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "rigs, usage agreements, slots without overlap, audit log, slot counter",
+        sqlite: SQLITE_V1,
+        postgres: POSTGRES_V1,
+    },
+    Migration { version: 2, name: "certificates", sqlite: V2, postgres: V2 },
+];

@@ -11,9 +11,11 @@
 
 mod cases;
 mod evidence;
+pub mod html;
 pub mod report;
+pub mod seal;
 
-pub use report::{CaseResult, Report};
+pub use report::{CaseResult, Certificate, Report};
 
 use crate::access::AccessClient;
 use anyhow::{Context, Result};
@@ -278,6 +280,7 @@ impl Campaign {
             only: self.only,
             counts: Report::count(&results),
             cases: results,
+            signature: None,
         })
     }
 }

@@ -38,6 +38,7 @@ pub struct CaseResult {
 
 /// A campaign's report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Report {
     /// The campaign's id.
     pub campaign: String,
@@ -63,6 +64,32 @@ pub struct Report {
     pub counts: BTreeMap<String, usize>,
     /// Every case of the catalogue, in its order.
     pub cases: Vec<CaseResult>,
+    /// The lab's signature (see [`super::seal`]); last, so a reader sees it after the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<super::seal::Signature>,
+}
+
+/// A certificate as the lab's database keeps it (`meterlab certify history`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certificate {
+    /// The campaign's id.
+    pub campaign: String,
+    /// The ESP.
+    pub esp: EspIdentity,
+    /// The outcome.
+    pub outcome: String,
+    /// The catalogue's version.
+    pub catalogue: String,
+    /// When it ran (wall clock).
+    pub started: Timestamp,
+    /// SHA-256 of the statement, hex.
+    pub statement_sha256: String,
+    /// SHA-256 of the signed report.json, hex.
+    pub report_sha256: String,
+    /// The key that signed it, hex.
+    pub public_key: String,
+    /// Cases per verdict.
+    pub counts: BTreeMap<String, usize>,
 }
 
 impl Report {
