@@ -31,12 +31,7 @@ fn expected(m: Option<Misbehaviour>) -> &'static [&'static str] {
 }
 
 async fn certify(m: Option<Misbehaviour>) -> Report {
-    let opts = Options {
-        statement: campaign::reference_statement("http://127.0.0.1:9/hooks"),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        esp_timeout: Duration::from_secs(30),
-        only: Vec::new(),
-    };
+    let opts = options(Vec::new());
     let mut c = Campaign::start(opts).await.unwrap();
     let on = c.onboarding().clone();
     let esp = espref::Reference::start(espref::Config {
@@ -51,6 +46,70 @@ async fn certify(m: Option<Misbehaviour>) -> Report {
     .unwrap();
     c.webhooks_to(&format!("http://{}/hooks", esp.webhook.unwrap())).await.unwrap();
     c.run(|_| {}).await.unwrap()
+}
+
+fn options(only: Vec<String>) -> Options {
+    Options {
+        statement: campaign::reference_statement("http://127.0.0.1:9/hooks"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        esp_timeout: Duration::from_secs(30),
+        only,
+    }
+}
+
+/// A webhook endpoint that takes connections and never answers (`hang`) or answers bytes that
+/// are no HTTP (`garbage`): the ESP is judged on it, failed with the evidence, and the kit
+/// finishes in bounded time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_or_garbage_webhook_endpoint_fails_its_cases_and_never_stalls_the_kit() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for garbage in [false, true] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let endpoint = tokio::spawn(async move {
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else { return };
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    if garbage {
+                        let _ = s.write_all(b"\x00\x07 not http at all\r\n\r\n").await;
+                    } else {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                });
+            }
+        });
+        let ids = ["ESP-ONB-01", "ESP-MAN-01", "ESP-HOOK-01", "ESP-HOOK-02", "ESP-HOOK-03"];
+        let mut c =
+            Campaign::start(options(ids.iter().map(|s| (*s).to_owned()).collect())).await.unwrap();
+        let on = c.onboarding().clone();
+        let _esp = espref::Reference::start(espref::Config {
+            platform: on.platform,
+            token: on.token,
+            webhook_secret: on.webhook_secret,
+            webhook_listen: None,
+            poll: Duration::from_millis(250),
+            misbehave: None,
+        })
+        .await
+        .unwrap();
+        c.webhooks_to(&format!("http://{addr}/hooks")).await.unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(180), c.run(|_| {}))
+            .await
+            .expect("the kit stalled on a hostile webhook endpoint")
+            .unwrap();
+        endpoint.abort();
+        let verdict = |id: &str| r.cases.iter().find(|c| c.id == id).map(|c| c.verdict);
+        let kind = if garbage { "garbage" } else { "hanging" };
+        use certify::Verdict::*;
+        assert_eq!(verdict("ESP-MAN-01"), Some(Passed), "{kind}: {r:#?}");
+        assert_eq!(verdict("ESP-HOOK-01"), Some(Failed), "{kind}: {r:#?}");
+        assert_eq!(verdict("ESP-HOOK-02"), Some(Inconclusive), "{kind}: nothing was delivered");
+        assert_eq!(verdict("ESP-HOOK-03"), Some(Failed), "{kind}: {r:#?}");
+        assert_eq!(r.outcome, "partial");
+        assert_eq!(r.code(), 1);
+    }
 }
 
 fn not_passed(r: &Report) -> BTreeMap<String, String> {

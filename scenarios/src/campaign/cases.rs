@@ -738,7 +738,8 @@ async fn hook03(kit: &mut Kit) -> Result<Judged> {
             a.status.is_some_and(|s| (200..300).contains(&s))
                 && took(a) <= kit.reaction_span() + SignedDuration::from_secs(1)
         });
-        if !ok && d.state != "pending" {
+        // A delivery not tried yet is not judged; one whose first try failed is.
+        if !ok && first.is_some() {
             late.push(format!(
                 "{} {} created {}: attempts {:?}",
                 d.id,
