@@ -2,9 +2,11 @@
 # The outside probes against a built `meterlab` binary (see ci/probes/README.md):
 #   schemathesis   GET /openapi.json fuzzed with and without the admin token
 #   durability     kill -9 during uploads (REST, and MQTT via an external broker) and ESP onboarding
-# on SQLite, and on PostgreSQL when MLAB_PG_URL is set (`. ci/services.sh` sets it).
+# on SQLite, and on PostgreSQL when MLAB_PG_URL is set (`. ci/services.sh` sets it); and once:
+#   certify        the certification kit's junit.xml (junitparser), report.json (certify verify)
+#                  and report.html (headless Chromium, installed here with apt where it can)
 #
-#   ci/probes/run.sh [all|schemathesis|durability]
+#   ci/probes/run.sh [all|schemathesis|durability|certify]
 #
 # Builds nothing: MLAB_BIN (default target/debug/meterlab) must exist. Sets up its own venv
 # (ci/probes/.venv, pinned by requirements.txt). Exit 0 only when every probe passed.
@@ -15,8 +17,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 what=${1:-all}
-case "$what" in all | schemathesis | durability) ;; *)
-  echo "usage: ci/probes/run.sh [all|schemathesis|durability]" >&2
+case "$what" in all | schemathesis | durability | certify) ;; *)
+  echo "usage: ci/probes/run.sh [all|schemathesis|durability|certify]" >&2
   exit 2
   ;;
 esac
@@ -53,14 +55,14 @@ echo "probes: binary $MLAB_BIN ($(stat -c '%y' "$MLAB_BIN" | cut -d. -f1)), repo
 stores=(sqlite)
 if [ -n "${MLAB_PG_URL:-}" ]; then
   stores+=(postgres)
-else
+elif [ "$what" != certify ]; then
   echo
   echo "################################################################"
   echo "SKIPPED: PostgreSQL probes (MLAB_PG_URL unset)"
   echo "################################################################"
 fi
 mqtt=${MLAB_PROBE_MQTT:-${MLAB_MQTT_URL:-none}}
-if [ "$what" != schemathesis ] && [ "$mqtt" = none ]; then
+if [ "$what" != schemathesis ] && [ "$what" != certify ] && [ "$mqtt" = none ]; then
   echo
   echo "################################################################"
   echo "SKIPPED: MQTT uploads in the durability probe (MLAB_MQTT_URL unset)"
@@ -85,7 +87,19 @@ run() { # name, command...
   fi
 }
 
+# The browser for report.html: a Debian package, installed where apt can (CI runs as root).
+if [ "$what" = all ] || [ "$what" = certify ]; then
+  if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "probes: installing chromium (Debian) for report.html"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+      || echo "probes: chromium could not be installed; the certify probe will say SKIPPED for it"
+  fi
+  run "certify" "$vpy" "$probes/certify_probe.py"
+fi
+
 for store in "${stores[@]}"; do
+  [ "$what" = certify ] && break
   if [ "$what" != durability ]; then
     run "schemathesis/$store" "$vpy" "$probes/schemathesis_probe.py" --store "$store"
   fi

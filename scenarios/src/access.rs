@@ -349,17 +349,29 @@ impl AccessClient {
         period_from: Timestamp,
         renews: Option<&str>,
     ) -> Result<String> {
-        let token = self.grid_user_token(customer).await?;
-        let kbo = self.esp(esp)?.kbo.clone();
-        let dsp = self.point(point)?.dsp.clone();
         let request = w::MandateRequest {
-            data_service_point: dsp.to_string(),
+            data_service_point: String::new(),
             scope,
             period_from: period_from.to_string(),
             period_to: None,
             history,
             renews: renews.map(str::to_owned),
         };
+        self.step_plan(customer, esp, point, request).await
+    }
+
+    /// The customer sends `request` through the ESP's step plan for a point (its data
+    /// service point is filled in here); the requested mandate's id.
+    pub async fn step_plan(
+        &mut self,
+        customer: &str,
+        esp: &str,
+        point: &str,
+        mut request: w::MandateRequest,
+    ) -> Result<String> {
+        let token = self.grid_user_token(customer).await?;
+        let kbo = self.esp(esp)?.kbo.clone();
+        request.data_service_point = self.point(point)?.dsp.to_string();
         let path = format!("/api/registers/v1/dienstverlener/{}/stappenplan", kbo.as_str());
         let a = self.post(&path, &token, &request).await?;
         if a.status != 201 {

@@ -112,6 +112,53 @@ async fn a_hanging_or_garbage_webhook_endpoint_fails_its_cases_and_never_stalls_
     }
 }
 
+/// An ESP that sends malformed requests beside its good ones fails ESP-API-01, with the
+/// requests as evidence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_fail_the_api_case_with_the_requests_as_evidence() {
+    let ids = ["ESP-ONB-01", "ESP-MAN-01", "ESP-API-01"];
+    let mut c =
+        Campaign::start(options(ids.iter().map(|s| (*s).to_owned()).collect())).await.unwrap();
+    let on = c.onboarding().clone();
+    let esp = espref::Reference::start(espref::Config {
+        platform: on.platform.clone(),
+        token: on.token.clone(),
+        webhook_secret: on.webhook_secret.clone(),
+        webhook_listen: Some("127.0.0.1:0".parse().unwrap()),
+        poll: Duration::from_millis(250),
+        misbehave: None,
+    })
+    .await
+    .unwrap();
+    c.webhooks_to(&format!("http://{}/hooks", esp.webhook.unwrap())).await.unwrap();
+    // The same ESP's sloppy side: periods it cannot spell, a body of the wrong shape.
+    let http = reqwest::Client::new();
+    let sloppy = tokio::spawn(async move {
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let url = format!(
+                "{}/api/esp/v1/points/541448900000002049/energy?granularity=day&from=yesterday&to=today",
+                on.platform
+            );
+            let _ = http.get(&url).bearer_auth(&on.token).send().await;
+            let url = format!("{}/api/esp/v1/mandates/status", on.platform);
+            let body = serde_json::json!({ "eans": 1 });
+            let _ = http.post(&url).bearer_auth(&on.token).json(&body).send().await;
+        }
+    });
+    let r = c.run(|_| {}).await.unwrap();
+    sloppy.await.unwrap();
+    let api = r.cases.iter().find(|c| c.id == "ESP-API-01").unwrap();
+    assert_eq!(api.verdict, certify::Verdict::Failed, "{api:#?}");
+    assert!(api.evidence[0].contains("10 malformed"), "{api:#?}");
+    assert!(
+        api.evidence.iter().any(|e| e.contains("from=yesterday") && e.ends_with("→ 422")),
+        "{api:#?}"
+    );
+    let man = r.cases.iter().find(|c| c.id == "ESP-MAN-01").unwrap();
+    assert_eq!(man.verdict, certify::Verdict::Passed, "{man:#?}");
+}
+
 fn not_passed(r: &Report) -> BTreeMap<String, String> {
     r.cases
         .iter()

@@ -6,7 +6,7 @@ use crate::statement::Claim;
 use serde::Serialize;
 
 /// The catalogue's version, written into every report.
-pub const CATALOGUE_VERSION: &str = "2026.12.1";
+pub const CATALOGUE_VERSION: &str = "2026.12.2";
 
 /// How settled a case is (as OCTT's watchlist marks cases few implementations exercised).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -152,6 +152,15 @@ const CASES: &[Case] = &[
         events: "the whole campaign: the ESP checks its mandates",
         criterion: "every status request is answered 200 (none refused too_many_points or malformed); at least one is sent",
         needs: &[],
+        maturity: Stable,
+    },
+    Case {
+        id: "ESP-MAN-11",
+        title: "A mandate granted for part of the period: nothing past its end",
+        requirements: &["R-MAN-2"],
+        events: "a grid user grants a mandate whose period ended ten days ago (history)",
+        criterion: "the ESP reads inside the period (200); a read past its end is not asked again after the refusal (outside_period)",
+        needs: &[DayData],
         maturity: Stable,
     },
     Case {
@@ -305,6 +314,15 @@ const CASES: &[Case] = &[
         events: "the outage of ESP-SLA-01 ends",
         criterion: "after the outage the ESP reads the point again over a period that covers the outage",
         needs: &[DayData],
+        maturity: Watchlist,
+    },
+    Case {
+        id: "ESP-API-01",
+        title: "Requests are well-formed and within the rate limit",
+        requirements: &["R-ACC-4", "R-NRT-8"],
+        events: "the whole campaign: every request the ESP sent",
+        criterion: "at most three answered 400, 413, 415 or 422 (malformed), and none 429 outside ESP-SLA-02",
+        needs: &[],
         maturity: Watchlist,
     },
 ];

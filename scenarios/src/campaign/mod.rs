@@ -93,6 +93,8 @@ pub(crate) struct Kit {
     outage: Option<(Ean, Timestamp, Timestamp)>,
     /// The clock's jumps: from, to.
     jumps: Vec<(Timestamp, Timestamp)>,
+    /// When ESP-SLA-02 rate limited the ESP: its 429s then are the case's, not a flood.
+    limited: Option<(Timestamp, Timestamp)>,
 }
 
 /// A case's judgement: the verdict and the evidence it rests on.
@@ -173,6 +175,7 @@ impl Campaign {
             held: BTreeSet::new(),
             outage: None,
             jumps: Vec::new(),
+            limited: None,
         };
         for id in &opts.only {
             anyhow::ensure!(

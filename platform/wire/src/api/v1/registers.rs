@@ -308,7 +308,8 @@ pub struct AccessEntry {
     pub party: String,
     /// The point asked for.
     pub point: String,
-    /// What (`quarter-hour`, `day`, `month-peak`, `nrt` …).
+    /// What: the kind of data (`quarter-hour`, `day`, `month-peak`, `nrt` …), then the
+    /// endpoint that asked (`day GET energy`, `nrt GET stream (ended)`).
     pub what: String,
     /// Period start.
     #[schemars(with = "Rfc3339")]
