@@ -27,8 +27,8 @@ pub(crate) enum CertifyCommand {
         file: std::path::PathBuf,
     },
     /// Certify an ESP: start a platform of its own, onboard the ESP from its statement, run
-    /// every case against it, judge it from what it did; report.json and junit.xml in --out.
-    /// Exit 0 certified, 1 a case failed, 2 a case could not be judged.
+    /// every case against it, judge it from what it did; a signed report.json, report.html and
+    /// junit.xml in --out. Exit 0 certified, 1 a case failed, 2 a case could not be judged.
     #[command(after_help = ESP_HELP)]
     Esp(EspArgs),
     /// Check a report.json: the lab's signature, and that not one byte changed. Exit 0
@@ -107,7 +107,7 @@ pub(crate) struct EspArgs {
     /// end); it gets MLAB_PLATFORM, MLAB_TOKEN, MLAB_WEBHOOK_SECRET and MLAB_KBO.
     #[arg(long, value_name = "CMD")]
     run: Option<String>,
-    /// Where report.json and junit.xml go.
+    /// Where report.json (signed), report.html and junit.xml go.
     #[arg(long, default_value = "certification", value_name = "DIR")]
     out: std::path::PathBuf,
     /// How long to wait for the ESP's first request.
