@@ -27,7 +27,7 @@ pub(crate) struct Pushed {
 /// (compared in constant time by the MAC itself).
 pub fn verify(secret: &str, body: &[u8], header: &str) -> bool {
     header.split(',').filter_map(|v| v.trim().strip_prefix("sha256=")).any(|hex| {
-        let Some(tag) = unhex(hex) else { return false };
+        let Some(tag) = wire::unhex(hex) else { return false };
         let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
         else {
             return false;
@@ -35,13 +35,6 @@ pub fn verify(secret: &str, body: &[u8], header: &str) -> bool {
         mac.update(body);
         mac.verify_slice(&tag).is_ok()
     })
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 pub(crate) async fn receive(

@@ -356,16 +356,10 @@ impl Kit {
     /// Waits (at most the kit's patience) until the ESP is served `what` of the point after
     /// `t`; the entry.
     async fn served(&self, dsp: &Ean, what: &str, t: Timestamp) -> Result<Option<w::AccessEntry>> {
-        let watch = clock::Stopwatch::start();
-        loop {
-            if let Some(e) = evidence::first_served(&self.entries(dsp).await?, what, t) {
-                return Ok(Some(e.clone()));
-            }
-            if watch.passed(self.patience) {
-                return Ok(None);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.until(self.patience, || async move {
+            Ok(evidence::first_served(&self.entries(dsp).await?, what, t).cloned())
+        })
+        .await
     }
 
     /// Waits until an exchange of the ESP after `t` satisfies `f` (at most `limit`).
@@ -375,15 +369,26 @@ impl Kit {
         limit: Duration,
         f: impl Fn(&server::Exchange) -> bool,
     ) -> Option<server::Exchange> {
+        let found =
+            self.until(limit, || async { Ok(self.journal.since(t).into_iter().find(|x| f(x))) });
+        found.await.ok().flatten()
+    }
+
+    /// Asks `look` every 100 ms until it finds something or `limit` (real time) has passed:
+    /// every wait of the kit is bounded.
+    async fn until<T, F>(&self, limit: Duration, look: impl Fn() -> F) -> Result<Option<T>>
+    where
+        F: std::future::Future<Output = Result<Option<T>>>,
+    {
         let watch = clock::Stopwatch::start();
         loop {
-            if let Some(x) = self.journal.since(t).into_iter().find(|x| f(x)) {
-                return Some(x);
+            if let Some(found) = look().await? {
+                return Ok(Some(found));
             }
             if watch.passed(limit) {
-                return None;
+                return Ok(None);
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

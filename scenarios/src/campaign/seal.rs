@@ -105,7 +105,7 @@ impl LabKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(anyhow::anyhow!("reading {}: {e}", path.display())),
         };
-        let bytes: [u8; 32] = unhex(text.trim())
+        let bytes: [u8; 32] = wire::unhex(text.trim())
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| anyhow::anyhow!("{} is not a key (64 hex digits)", path.display()))?;
         Ok(Some(LabKey { key: SigningKey::from_bytes(&bytes), path }))
@@ -137,9 +137,10 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
 
 /// A public key given as 64 hex digits.
 pub fn public_key(hex: &str) -> Result<VerifyingKey, Refusal> {
-    let bytes: [u8; 32] = unhex(hex.trim()).and_then(|b| b.try_into().ok()).ok_or_else(|| {
-        Refusal::Malformed(format!("{hex:?} is not a public key (64 hex digits)"))
-    })?;
+    let bytes: [u8; 32] =
+        wire::unhex(hex.trim()).and_then(|b| b.try_into().ok()).ok_or_else(|| {
+            Refusal::Malformed(format!("{hex:?} is not a public key (64 hex digits)"))
+        })?;
     VerifyingKey::from_bytes(&bytes).map_err(|e| Refusal::Malformed(format!("public key: {e}")))
 }
 
@@ -158,7 +159,7 @@ pub fn verify(text: &str, trusted: &VerifyingKey) -> Result<Report, Refusal> {
             trusted: wire::hex(trusted.as_bytes()),
         });
     }
-    let value: [u8; 64] = unhex(&sig.value)
+    let value: [u8; 64] = wire::unhex(&sig.value)
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| Refusal::Malformed("the signature is not 128 hex digits".into()))?;
     let payload = serde_json::to_vec(&report).map_err(|e| Refusal::NotAReport(e.to_string()))?;
@@ -169,13 +170,6 @@ pub fn verify(text: &str, trusted: &VerifyingKey) -> Result<Report, Refusal> {
         return Err(Refusal::Bytes);
     }
     Ok(report)
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 /// The data directory: `--data-dir`, else `$MLAB_DATA_DIR` (both handled by the command

@@ -80,28 +80,23 @@ pub(super) async fn sla03(kit: &mut Kit) -> Result<Judged> {
         );
     };
     let head = format!("outage on [{from}, {to})");
-    let watch = clock::Stopwatch::start();
-    loop {
-        let entries = kit.entries(&dsp).await?;
-        let covering = entries
-            .iter()
-            .find(|e| e.at > to && e.allowed && kind(e) == "day" && e.from <= from && e.to >= to);
-        if let Some(e) = covering {
-            return judged(
-                Verdict::Passed,
-                vec![format!("{head}: read again after it: {}", entry_line(e))],
-            );
-        }
-        if watch.passed(kit.patience) {
-            return judged(
-                Verdict::Failed,
-                vec![format!(
-                    "{head}: no read covering it within {:?} after it ended",
-                    kit.patience
-                )],
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let covering = kit
+        .until(kit.patience, || async {
+            let entries = kit.entries(&dsp).await?;
+            Ok(entries.into_iter().find(|e| {
+                e.at > to && e.allowed && kind(e) == "day" && e.from <= from && e.to >= to
+            }))
+        })
+        .await?;
+    match covering {
+        Some(e) => judged(
+            Verdict::Passed,
+            vec![format!("{head}: read again after it: {}", entry_line(&e))],
+        ),
+        None => judged(
+            Verdict::Failed,
+            vec![format!("{head}: no read covering it within {:?} after it ended", kit.patience)],
+        ),
     }
 }
 
